@@ -1,0 +1,55 @@
+#include "common/app_common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <c10/util/Exception.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "focus/util/error.h"
+#include "focus/util/runtime.h"
+
+namespace focus::apps {
+
+void add_common_flags(CLI::App& app, CommonFlags& flags) {
+  app.add_option("--threads", flags.threads, "LibTorch intra-op threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--device", flags.device, "Compute device: auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "Logging on stderr: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+}
+
+void apply_common_flags(const CommonFlags& flags) {
+  auto logger = spdlog::stderr_color_mt("focus");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  const int threads = util::configure_threads(flags.threads);
+  spdlog::debug("LibTorch intra-op threads: {}", threads);
+}
+
+bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return body();
+  } catch (const focus::Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", app.get_name().c_str(), e.what());
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", app.get_name().c_str(), e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", app.get_name().c_str(), e.what());
+  }
+  return 1;
+}
+
+}  // namespace focus::apps

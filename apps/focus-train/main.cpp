@@ -1,0 +1,49 @@
+// focus-train: train a classifier from a recipe into a run directory.
+#include <cstdio>
+
+#include "common/app_common.h"
+#include "focus/train/run_training.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Train a classifier from a recipe (models/*.json) into a run directory.\n"
+      "The run directory gets the resolved recipe, labels, normalisation, metrics.jsonl,\n"
+      "checkpoint.pt (every epoch), best.pt (best validation epoch) and summary.json.\n\n"
+      "Examples:\n"
+      "  focus-train --recipe models/fashion-attncnn.json --out runs/fashion\n"
+      "  focus-train --recipe models/fashion-attncnn.json --out runs/quick --set train.epochs=1 --set data.limit_train=5000\n"
+      "  focus-train --resume --out runs/fashion",
+      "focus-train"};
+  focus::train::TrainingRequest request;
+  focus::apps::CommonFlags common;
+  uint64_t seed = 0;
+  bool no_progress = false;
+  app.add_option("--recipe,-r", request.recipe_path, "Recipe JSON file")->check(CLI::ExistingFile);
+  app.add_option("--out,-o", request.out_dir, "Run directory to create (or to continue with --resume)")->required();
+  app.add_option("--set", request.overrides,
+                 "Override a recipe value, e.g. --set train.epochs=3 (repeatable; values are JSON or strings)");
+  app.add_flag("--resume", request.resume, "Continue the run in --out from its last checkpoint");
+  app.add_option("--stop-after", request.stop_after_epoch,
+                 "Stop after this epoch as if interrupted (the schedule still spans train.epochs)")
+      ->check(CLI::NonNegativeNumber);
+  auto* seed_opt = app.add_option("--seed", seed, "Seed for initialisation, data order and augmentation "
+                                                  "(overrides train.seed)");
+  app.add_flag("--no-progress", no_progress, "No progress bar or progress lines, only per-epoch lines");
+  focus::apps::add_common_flags(app, common);
+
+  return focus::apps::run_app(app, argc, argv, [&] {
+    if (!request.resume && request.recipe_path.empty()) throw focus::Error("--recipe is required unless --resume is given");
+    focus::apps::apply_common_flags(common);
+    if (*seed_opt) request.seed = seed;
+    request.device = common.device;
+    request.show_progress = !no_progress;
+    request.tty = focus::apps::stderr_is_tty();
+    auto summary = focus::train::run_training(request);
+    std::printf("run: %s\n", summary.run_dir.c_str());
+    std::printf("epochs completed: %ld, best epoch: %ld, best %s: %.4f\n",
+                static_cast<long>(summary.fit.state.epoch), static_cast<long>(summary.fit.state.best_epoch),
+                summary.summary["monitor"].get<std::string>().c_str(), summary.fit.state.best_metric);
+    std::printf("training: %.1f s, %.0f img/s\n", summary.fit.train_seconds, summary.fit.images_per_second);
+    return 0;
+  });
+}

@@ -1,0 +1,34 @@
+#pragma once
+// What the trainer and the evaluators read data from: a source of examples
+// that yields, for each epoch, a stream of batches.
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "focus/data/batch.h"
+
+namespace focus::data {
+
+class BatchStream {
+ public:
+  virtual ~BatchStream() = default;
+  /// The next batch, or nothing at the end of the epoch.
+  virtual std::optional<Batch> next() = 0;
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  /// Number of examples.
+  virtual int64_t size() const = 0;
+  /// Number of batches per epoch.
+  virtual int64_t batches() const = 0;
+  /// The batches of one epoch. The order and any randomness depend only on
+  /// (seed, epoch), so a resumed run sees the same data as an uninterrupted one.
+  virtual std::unique_ptr<BatchStream> epoch(uint64_t seed, int64_t epoch) const = 0;
+};
+
+/// Mixes numbers into one well-spread 64-bit seed (splitmix64 steps).
+uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c = 0);
+
+}  // namespace focus::data

@@ -1,0 +1,35 @@
+#pragma once
+// Additive attention pooling over a set of vectors:
+//   alpha_i = softmax_i(a_i^T w),   z = sum_i alpha_i a_i
+// Positions where `mask` is false get zero weight.
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+namespace focus::nn {
+
+struct AttentionPoolOptions {
+  explicit AttentionPoolOptions(int64_t dim) : dim_(dim) {}
+  /// Size of each input vector a_i.
+  TORCH_ARG(int64_t, dim);
+};
+
+struct AttentionPoolOutput {
+  torch::Tensor pooled;   ///< [B, D]
+  torch::Tensor weights;  ///< [B, N], rows sum to 1 (0 for fully masked rows)
+};
+
+class AttentionPoolImpl : public torch::nn::Cloneable<AttentionPoolImpl> {
+ public:
+  explicit AttentionPoolImpl(const AttentionPoolOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  /// inputs: [B, N, D]; mask: optional bool [B, N], true = keep.
+  AttentionPoolOutput forward(const torch::Tensor& inputs, const torch::Tensor& mask = {});
+
+  AttentionPoolOptions options;
+  torch::nn::Linear score{nullptr};  ///< w, as a D -> 1 projection without bias
+};
+TORCH_MODULE(AttentionPool);
+
+}  // namespace focus::nn

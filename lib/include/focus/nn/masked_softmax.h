@@ -1,0 +1,11 @@
+#pragma once
+// Softmax over the last dimension that ignores masked-out entries and returns
+// zeros (instead of NaN) for rows where everything is masked.
+#include <torch/types.h>
+
+namespace focus::nn {
+
+/// scores: [..., N]; keep: bool broadcastable to scores, true = attend.
+torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& keep);
+
+}  // namespace focus::nn

@@ -1,0 +1,30 @@
+#pragma once
+// A recipe (models/*.json) describes one training job: data, model, training.
+// Loading is strict: unknown keys and wrong types are errors naming the file
+// and the key. The resolved recipe (defaults filled in, overrides applied) is
+// what a run directory stores.
+#include <string>
+#include <vector>
+
+#include "focus/data/image_data_config.h"
+#include "focus/train/train_config.h"
+#include "focus/util/json_reader.h"
+
+namespace focus::train {
+
+struct Recipe {
+  std::string name;                ///< run name, e.g. "fashion-attncnn"
+  std::string task = "image_classification";  ///< the only task so far
+  data::ImageDataConfig data;      ///< `data` section
+  util::Json model;                ///< `model` section, read by models::build_model
+  TrainConfig train;               ///< `train` section
+};
+
+/// Reads a recipe file and applies "key.path=value" overrides.
+Recipe load_recipe(const std::string& path, const std::vector<std::string>& overrides = {});
+/// Parses recipe JSON; `origin` names it in errors.
+Recipe parse_recipe(const util::Json& json, const std::string& origin);
+/// The resolved recipe as JSON (every default written out).
+util::Json to_json(const Recipe& recipe);
+
+}  // namespace focus::train

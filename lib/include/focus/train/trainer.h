@@ -1,0 +1,44 @@
+#pragma once
+// The one training loop. Every model plugs in through models::Classifier and
+// every dataset through data::BatchSource. Per epoch it trains, validates,
+// logs to metrics.jsonl, writes checkpoint.pt (full state) and best.pt (the
+// best weights by the monitored metric), and stops early if asked.
+#include <memory>
+
+#include "focus/data/batch_source.h"
+#include "focus/models/classifier.h"
+#include "focus/train/checkpoint.h"
+#include "focus/train/train_config.h"
+#include "focus/util/run_directory.h"
+
+namespace focus::train {
+
+struct FitOptions {
+  bool resume = false;           ///< continue from the run's checkpoint.pt
+  int64_t stop_after_epoch = 0;  ///< stop once this epoch is done, as if interrupted (0 = run to the end)
+  bool show_progress = true;     ///< progress bar / progress lines
+  bool tty = false;              ///< draw a redrawn bar on stderr (else plain lines)
+};
+
+struct FitResult {
+  LoopState state;               ///< state after the last epoch run
+  bool stopped_early = false;    ///< early stopping triggered
+  double train_seconds = 0;      ///< wall time of this call's training passes
+  double images_per_second = 0;  ///< training throughput of this call
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<models::Classifier> model, TrainConfig config, torch::Device device,
+          util::RunDirectory run);
+  /// `val` may be empty (size 0): then the training metrics are monitored.
+  FitResult fit(const data::BatchSource& train, const data::BatchSource& val, const FitOptions& options);
+
+ private:
+  std::shared_ptr<models::Classifier> model_;
+  TrainConfig config_;
+  torch::Device device_;
+  util::RunDirectory run_;
+};
+
+}  // namespace focus::train

@@ -1,0 +1,2 @@
+// Compiles the precompiled header.
+#include "focus_pch.h"

@@ -1,0 +1,98 @@
+#include "focus/eval/run_evaluation.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "focus/data/image_splits.h"
+#include "focus/eval/confusion_plot.h"
+#include "focus/eval/report.h"
+#include "focus/train/image_task.h"
+#include "focus/train/inference.h"
+#include "focus/train/trained_run.h"
+#include "focus/util/error.h"
+#include "focus/util/runtime.h"
+
+namespace focus::eval {
+namespace fs = std::filesystem;
+
+EvaluationSummary run_evaluation(const EvaluationRequest& request) {
+  if (request.runs.empty()) throw Error("no run given (--run)");
+  if (request.split != "test" && request.split != "val" && request.split != "train")
+    throw Error("unknown split '" + request.split + "': expected test, val or train");
+  const torch::Device device = util::resolve_device(request.device);
+
+  torch::Tensor probability_sum, targets;
+  std::vector<std::string> class_names;
+  util::Json extra = util::Json::object();
+  for (const auto& run_dir : request.runs) {
+    auto run = train::load_trained_run(run_dir, request.checkpoint, device);
+    if (class_names.empty()) {
+      class_names = run.class_names;
+    } else if (class_names != run.class_names) {
+      throw Error("run " + run_dir + " has other class names than " + request.runs.front() +
+                  ": an ensemble needs runs trained on the same labels");
+    }
+    auto set = data::load_split(run.recipe.data, request.split);
+    const int64_t batch = request.batch_size > 0 ? request.batch_size : run.recipe.train.eval_batch_size;
+    auto source = train::make_image_source(std::move(set), run.normalization, run.recipe.data, batch, false);
+    spdlog::info("evaluating {} on {} ({} images)", run_dir, request.split, source->size());
+    auto result = train::run_inference(*run.model, *source, device);
+    if (!result.probabilities.defined()) throw Error("split '" + request.split + "' of " + run_dir + " is empty");
+    if (!probability_sum.defined()) {
+      probability_sum = result.probabilities.clone();
+      targets = result.targets;
+    } else {
+      if (!targets.equal(result.targets))
+        throw Error("run " + run_dir + " sees other " + request.split + " data than " + request.runs.front() +
+                    ": an ensemble needs runs on the same dataset split");
+      probability_sum += result.probabilities;
+    }
+    if (request.runs.size() == 1) {
+      extra["recipe"] = run.recipe.name;
+      extra["checkpoint"] = run.dir.file(request.checkpoint).string();
+      if (run.dir.exists("summary.json")) {
+        auto s = run.dir.read_json("summary.json");
+        for (const char* key : {"epochs_completed", "best_epoch", "train_seconds", "images_per_second", "parameters"})
+          if (s.contains(key)) extra[key] = s[key];
+      }
+    }
+  }
+  auto probs = (probability_sum / static_cast<double>(request.runs.size())).contiguous();
+  std::vector<float> p(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
+  std::vector<int64_t> labels(targets.data_ptr<int64_t>(), targets.data_ptr<int64_t>() + targets.numel());
+  MetricsOptions options;
+  options.topk = request.topk;
+  Metrics metrics = compute_metrics(p, labels, static_cast<int>(class_names.size()), options);
+
+  std::string out = request.out_dir;
+  if (out.empty()) out = request.runs.size() == 1 ? request.runs.front() : (fs::path(request.runs.front()) / "ensemble").string();
+  auto dir = util::RunDirectory::create(out);
+  const std::string prefix = request.split == "test" ? "" : request.split + "-";
+  util::Json json = to_json(metrics, class_names);
+  json["split"] = request.split;
+  json["runs"] = request.runs;
+  json["checkpoint"] = request.checkpoint;
+
+  ReportInput report;
+  report.title = request.runs.size() == 1 ? fs::path(request.runs.front()).filename().string()
+                                          : "ensemble of " + std::to_string(request.runs.size()) + " runs";
+  report.split = request.split;
+  report.runs = request.runs;
+  report.class_names = class_names;
+  report.metrics = metrics;
+  report.confusion_png = render_confusion_png(metrics.confusion, class_names);
+  report.extra = extra;
+  const std::string html = render_report_html(report);
+
+  EvaluationSummary summary;
+  summary.out_dir = out;
+  dir.write_json(prefix + "eval.json", json);
+  dir.write_text(prefix + "confusion.png", report.confusion_png);
+  dir.write_text(prefix + "report.html", html);
+  for (const char* f : {"eval.json", "confusion.png", "report.html"}) summary.files.push_back(dir.file(prefix + f).string());
+  summary.metrics = std::move(metrics);
+  return summary;
+}
+
+}  // namespace focus::eval

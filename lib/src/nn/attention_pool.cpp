@@ -1,0 +1,34 @@
+#include "focus/nn/attention_pool.h"
+
+#include "focus/nn/masked_softmax.h"
+
+namespace focus::nn {
+
+AttentionPoolImpl::AttentionPoolImpl(const AttentionPoolOptions& options_) : options(options_) { reset(); }
+
+void AttentionPoolImpl::reset() {
+  TORCH_CHECK(options.dim() > 0, "AttentionPool: dim must be positive, got ", options.dim());
+  score = register_module("score", torch::nn::Linear(torch::nn::LinearOptions(options.dim(), 1).bias(false)));
+}
+
+void AttentionPoolImpl::pretty_print(std::ostream& stream) const {
+  stream << "focus::nn::AttentionPool(dim=" << options.dim() << ")";
+}
+
+AttentionPoolOutput AttentionPoolImpl::forward(const torch::Tensor& inputs, const torch::Tensor& mask) {
+  TORCH_CHECK(inputs.dim() == 3 && inputs.size(2) == options.dim(),
+              "AttentionPool: expected inputs [B, N, ", options.dim(), "], got ", inputs.sizes());
+  auto scores = score(inputs).squeeze(-1);  // [B, N]
+  torch::Tensor weights;
+  if (mask.defined()) {
+    TORCH_CHECK(mask.sizes() == scores.sizes(), "AttentionPool: mask must be [B, N] = ", scores.sizes(),
+                ", got ", mask.sizes());
+    weights = masked_softmax(scores, mask.to(torch::kBool));
+  } else {
+    weights = torch::softmax(scores, -1);
+  }
+  auto pooled = torch::bmm(weights.unsqueeze(1), inputs).squeeze(1);  // [B, D]
+  return {pooled, weights};
+}
+
+}  // namespace focus::nn

@@ -1,0 +1,109 @@
+#include "focus/train/run_training.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/utils.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "focus/data/image_splits.h"
+#include "focus/models/factory.h"
+#include "focus/train/image_task.h"
+#include "focus/train/recipe.h"
+#include "focus/util/error.h"
+#include "focus/util/runtime.h"
+
+namespace focus::train {
+namespace fs = std::filesystem;
+
+TrainingSummary run_training(const TrainingRequest& request) {
+  if (request.out_dir.empty()) throw Error("no run directory given (--out)");
+  std::vector<std::string> overrides = request.overrides;
+  if (request.seed) overrides.push_back("train.seed=" + std::to_string(*request.seed));
+
+  // Everything that can fail on bad input is checked before the run directory is touched.
+  Recipe recipe;
+  if (request.resume) {
+    auto existing = util::RunDirectory::open(request.out_dir);
+    if (!existing.exists("checkpoint.pt"))
+      throw Error("cannot resume: " + existing.file("checkpoint.pt").string() + " does not exist");
+    auto json = existing.read_json("recipe.json");
+    for (const auto& o : overrides) util::apply_override(json, o);
+    recipe = parse_recipe(json, existing.file("recipe.json").string());
+  } else {
+    if (request.recipe_path.empty()) throw Error("no recipe given (--recipe)");
+    recipe = load_recipe(request.recipe_path, overrides);
+    // Relative data paths are taken from the working directory; the run stores them absolute.
+    recipe.data.root = fs::absolute(recipe.data.root).lexically_normal().string();
+    if (fs::exists(fs::path(request.out_dir) / "checkpoint.pt"))
+      throw Error("run directory " + request.out_dir +
+                  " already holds a run: use --resume to continue it, or choose another --out");
+  }
+  const torch::Device device = util::resolve_device(request.device);
+
+  spdlog::info("loading data ({} from {})", recipe.data.format, recipe.data.root);
+  auto pool = data::load_training_pool(recipe.data);
+  auto [train_set, val_set] = data::split_train_val(pool, recipe.data);
+  const auto class_names = pool.class_names;
+  data::Normalization norm;
+  if (request.resume) {
+    auto existing = util::RunDirectory::open(request.out_dir);
+    norm = data::normalization_from_json(existing.read_json("normalization.json"),
+                                         existing.file("normalization.json").string());
+  } else {
+    norm = data::compute_normalization(train_set);
+  }
+  spdlog::info("data: {} train, {} validation images of {}x{}x{}, {} classes", train_set.size(), val_set.size(),
+               train_set.height(), train_set.width(), train_set.channels(), class_names.size());
+
+  torch::manual_seed(recipe.train.seed);
+  auto model = models::build_model(recipe.model,
+                                   {train_set.channels(), static_cast<int64_t>(class_names.size())},
+                                   "recipe: model");
+  const int64_t parameters = models::count_parameters(*model);
+  {
+    std::ostringstream description;
+    model->pretty_print(description);
+    spdlog::info("model: {} ({} parameters) on {}", description.str(), parameters, device.str());
+  }
+
+  auto run = util::RunDirectory::create(request.out_dir);
+  if (!request.resume) {
+    run.write_json("recipe.json", to_json(recipe));
+    run.write_json("labels.json", class_names);
+    run.write_json("normalization.json", to_json(norm));
+  } else if (!overrides.empty()) {
+    run.write_json("recipe.json", to_json(recipe));
+  }
+
+  auto train_source = make_image_source(std::move(train_set), norm, recipe.data, recipe.train.batch_size, true);
+  auto val_source = make_image_source(std::move(val_set), norm, recipe.data, recipe.train.eval_batch_size, false);
+  Trainer trainer(model, recipe.train, device, run);
+  FitOptions fit_options;
+  fit_options.resume = request.resume;
+  fit_options.stop_after_epoch = request.stop_after_epoch;
+  fit_options.show_progress = request.show_progress;
+  fit_options.tty = request.tty;
+  FitResult fit = trainer.fit(*train_source, *val_source, fit_options);
+
+  TrainingSummary summary;
+  summary.run_dir = run.root().string();
+  summary.fit = fit;
+  summary.parameters = parameters;
+  summary.summary = {{"name", recipe.name},
+                     {"epochs_completed", fit.state.epoch},
+                     {"epochs", recipe.train.epochs},
+                     {"best_epoch", fit.state.best_epoch},
+                     {"monitor", recipe.train.monitor},
+                     {"best_metric", fit.state.best_metric},
+                     {"stopped_early", fit.stopped_early},
+                     {"train_seconds", fit.train_seconds},
+                     {"images_per_second", fit.images_per_second},
+                     {"parameters", parameters},
+                     {"threads", torch::get_num_threads()},
+                     {"device", device.str()}};
+  run.write_json("summary.json", summary.summary);
+  return summary;
+}
+
+}  // namespace focus::train

@@ -1,0 +1,134 @@
+#include "focus/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "focus/train/inference.h"
+#include "focus/train/metrics_log.h"
+#include "focus/train/optimizer.h"
+#include "focus/train/progress.h"
+#include "focus/util/error.h"
+
+namespace focus::train {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+}  // namespace
+
+Trainer::Trainer(std::shared_ptr<models::Classifier> model, TrainConfig config, torch::Device device,
+                 util::RunDirectory run)
+    : model_(std::move(model)), config_(std::move(config)), device_(device), run_(std::move(run)) {}
+
+FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& val, const FitOptions& options) {
+  model_->to(device_);
+  auto optimizer = make_optimizer(*model_, config_.optimizer);
+  const bool higher_is_better = config_.monitor == "val_accuracy";
+  LoopState state;
+  state.best_metric = higher_is_better ? -1.0 : std::numeric_limits<double>::infinity();
+  MetricsLog log(run_.file("metrics.jsonl"));
+  if (options.resume) {
+    load_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), &state, /*restore_rng=*/true);
+    log.load(state.epoch);
+    spdlog::info("resumed from {} after epoch {}", run_.file("checkpoint.pt").string(), state.epoch);
+  }
+
+  const int64_t steps = train.batches();
+  if (steps == 0) throw Error("the training split has no complete batch (size " + std::to_string(train.size()) + ")");
+  ProgressDisplay progress(stderr, options.tty, options.show_progress);
+  FitResult result;
+  int64_t images_seen = 0;
+
+  for (int64_t epoch = state.epoch + 1; epoch <= config_.epochs; ++epoch) {
+    model_->train();
+    const auto start = Clock::now();
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0, step = 0;
+    double lr = 0;
+    auto stream = train.epoch(config_.seed, epoch);
+    while (auto batch = stream->next()) {
+      lr = learning_rate_at(config_.optimizer, config_.schedule, state.step, steps, config_.epochs);
+      set_learning_rate(*optimizer, lr);
+      auto b = batch->to(device_);
+      optimizer->zero_grad();
+      auto logits = model_->forward(b);
+      auto loss = torch::nn::functional::cross_entropy(
+          logits, b.targets, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
+      loss.backward();
+      if (config_.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.grad_clip_norm);
+      optimizer->step();
+      ++state.step;
+      ++step;
+      const double l = loss.item<double>();
+      if (!std::isfinite(l))
+        throw Error("training diverged: loss is " + std::to_string(l) + " at epoch " + std::to_string(epoch) +
+                    ", step " + std::to_string(step) + " (lower train.optimizer.lr or set train.grad_clip_norm)");
+      loss_sum += l * static_cast<double>(b.size());
+      correct += logits.argmax(1).eq(b.targets).sum().item<double>();
+      seen += b.size();
+      const double elapsed = seconds_since(start);
+      progress.update({epoch, config_.epochs, step, steps, loss_sum / seen, correct / seen, seen / elapsed,
+                       elapsed / step * static_cast<double>(steps - step)});
+    }
+    progress.end_epoch();
+    const double train_time = seconds_since(start);
+    result.train_seconds += train_time;
+    images_seen += seen;
+
+    util::Json entry = {{"epoch", epoch},
+                        {"lr", lr},
+                        {"train_loss", loss_sum / seen},
+                        {"train_accuracy", correct / seen},
+                        {"images_per_second", seen / train_time},
+                        {"train_seconds", train_time}};
+    double monitored;
+    if (val.size() > 0) {
+      const auto v = run_inference(*model_, val, device_);
+      entry["val_loss"] = v.loss;
+      entry["val_accuracy"] = v.accuracy;
+      monitored = higher_is_better ? v.accuracy : v.loss;
+    } else {
+      monitored = higher_is_better ? correct / seen : loss_sum / seen;
+    }
+    entry["epoch_seconds"] = seconds_since(start);
+
+    const bool improved = higher_is_better ? monitored > state.best_metric + config_.min_delta
+                                         : monitored < state.best_metric - config_.min_delta;
+    state.epoch = epoch;
+    if (improved) {
+      state.best_metric = monitored;
+      state.best_epoch = epoch;
+      state.bad_epochs = 0;
+    } else {
+      ++state.bad_epochs;
+    }
+    entry["best_epoch"] = state.best_epoch;
+    log.append(entry);
+    if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
+    save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
+
+    spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} img/s, {}{}", epoch, config_.epochs,
+                 entry["train_loss"].get<double>(), entry["train_accuracy"].get<double>(),
+                 val.size() > 0 ? fmt::format(" | val loss {:.4f} acc {:.4f}", entry["val_loss"].get<double>(),
+                                              entry["val_accuracy"].get<double>())
+                                : std::string(),
+                 seen / train_time, format_duration(entry["epoch_seconds"].get<double>()),
+                 improved ? " (best)" : "");
+
+    if (config_.patience > 0 && state.bad_epochs >= config_.patience) {
+      spdlog::info("early stopping: no improvement of {} for {} epochs", config_.monitor, state.bad_epochs);
+      result.stopped_early = true;
+      break;
+    }
+    if (options.stop_after_epoch > 0 && epoch >= options.stop_after_epoch) break;
+  }
+  result.state = state;
+  result.images_per_second = result.train_seconds > 0 ? images_seen / result.train_seconds : 0;
+  return result;
+}
+
+}  // namespace focus::train

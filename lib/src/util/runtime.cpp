@@ -1,0 +1,29 @@
+#include "focus/util/runtime.h"
+
+#include <thread>
+
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include "focus/util/error.h"
+
+namespace focus::util {
+
+int configure_threads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  return torch::get_num_threads();
+}
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw Error("device '" + name + "' requested, but this LibTorch build has no usable CUDA device");
+    return torch::Device(name);
+  }
+  throw Error("unknown device '" + name + "': expected auto, cpu, cuda or cuda:N");
+}
+
+}  // namespace focus::util

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Install everything Focus needs from Debian's packages, then check that
+# OpenBLAS is the active BLAS. Safe to run again: installed packages are skipped.
+#
+#   scripts/setup.sh            install (uses sudo when not root)
+#   scripts/setup.sh --check    only verify, install nothing
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-pthread libopenblas-dev
+  libopencv-dev libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev
+  dataset-fashion-mnist
+)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done
+}
+
+install_packages() {
+  local missing
+  missing=$(missing_packages)
+  if [ -z "$missing" ]; then
+    log "all Debian packages present"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  log "installing: $(echo $missing | tr '\n' ' ')"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
+
+# Debian selects the BLAS through update-alternatives. libtorch links libblas.so.3;
+# if that resolves to the reference BLAS a matrix product is ~40x slower.
+check_blas() {
+  local arch lib target
+  arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+  lib="/usr/lib/$arch/libblas.so.3"
+  if [ ! -e "$lib" ]; then
+    log "ERROR: $lib not found (is a BLAS installed?)"; return 1
+  fi
+  target=$(readlink -f "$lib")
+  case "$target" in
+    *openblas*) log "BLAS ok: $lib -> $target" ;;
+    *)
+      log "BLAS is $target, switching to OpenBLAS"
+      local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      local cand
+      cand=$(update-alternatives --list "libblas.so.3-$arch" 2>/dev/null | grep openblas-pthread | head -n1 || true)
+      if [ -z "$cand" ]; then log "ERROR: no OpenBLAS alternative for libblas.so.3-$arch"; return 1; fi
+      $sudo update-alternatives --set "libblas.so.3-$arch" "$cand"
+      target=$(readlink -f "$lib")
+      case "$target" in *openblas*) log "BLAS ok: $lib -> $target" ;; *) log "ERROR: BLAS still $target"; return 1 ;; esac
+      ;;
+  esac
+  # libtorch must resolve the same library at run time.
+  local torchlib
+  torchlib=$(ls /usr/lib/"$arch"/libtorch_cpu.so* 2>/dev/null | head -n1 || true)
+  if [ -n "$torchlib" ]; then
+    if ldd "$torchlib" | grep -E 'libblas|openblas' | grep -q -v openblas && \
+       ! readlink -f "$(ldd "$torchlib" | awk '/libblas/{print $3}' | head -n1)" | grep -q openblas; then
+      log "ERROR: libtorch_cpu resolves a non-OpenBLAS BLAS"; return 1
+    fi
+  fi
+}
+
+check_dataset() {
+  local d=/usr/share/datasets/fashion-mnist
+  if ls "$d"/train-images-idx3-ubyte* >/dev/null 2>&1; then
+    log "Fashion-MNIST ok: $d"
+  else
+    log "ERROR: Fashion-MNIST not found in $d"; return 1
+  fi
+}
+
+if [ "${1:-}" != "--check" ]; then install_packages; fi
+check_blas
+check_dataset
+log "done"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Interrupt after epoch 1, resume to epoch 2; refuse to overwrite a run; a
+# corrupt checkpoint is reported when resuming.
+source "$(dirname "$0")/lib.sh"
+args=(--recipe "$RECIPE" --set train.epochs=2 --set data.limit_train=1500 "${QUICK[@]:2}")
+
+"$FOCUS_TRAIN" "${args[@]}" --out "$WORK/full" > /dev/null
+"$FOCUS_TRAIN" "${args[@]}" --out "$WORK/split" --stop-after 1 > /dev/null
+[ "$(wc -l < "$WORK/split/metrics.jsonl")" -eq 1 ] || fail "--stop-after 1 should leave one epoch"
+"$FOCUS_TRAIN" --resume --out "$WORK/split" --threads 2 --no-progress > /dev/null
+[ "$(wc -l < "$WORK/split/metrics.jsonl")" -eq 2 ] || fail "resume should add the second epoch"
+# Same seed, same data order, restored RNG: the resumed run's epoch-2 loss equals the uninterrupted one's.
+l_full=$(tail -n1 "$WORK/full/metrics.jsonl" | grep -o '"train_loss":[0-9.eE+-]*')
+l_split=$(tail -n1 "$WORK/split/metrics.jsonl" | grep -o '"train_loss":[0-9.eE+-]*')
+[ "$l_full" = "$l_split" ] || fail "resumed epoch 2 differs: $l_full vs $l_split"
+pass "resumed run matches the uninterrupted one ($l_full)"
+
+expect_failure "existing run is not overwritten" "already holds a run" \
+  "$FOCUS_TRAIN" "${args[@]}" --out "$WORK/full"
+
+printf 'garbage' | dd of="$WORK/split/checkpoint.pt" bs=1 seek=200 conv=notrunc status=none
+expect_failure "corrupt checkpoint" "checkpoint.pt.*corrupt" \
+  "$FOCUS_TRAIN" --resume --out "$WORK/split" --threads 2 --no-progress
+head -c 1000 "$WORK/full/checkpoint.pt" > "$WORK/cut.pt" && mv "$WORK/cut.pt" "$WORK/full/checkpoint.pt"
+expect_failure "truncated checkpoint" "checkpoint.pt.*(truncated|corrupt)" \
+  "$FOCUS_TRAIN" --resume --out "$WORK/full" --threads 2 --no-progress

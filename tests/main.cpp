@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <spdlog/spdlog.h>
 
+#include "focus/util/log.h"
+
 int main(int argc, char** argv) {
-  spdlog::set_level(spdlog::level::err);
+  focus::util::log()->set_level(spdlog::level::err);
   return Catch::Session().run(argc, argv);
 }

@@ -5,10 +5,10 @@
 #include <cstdio>
 
 #include <c10/util/Exception.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "focus/util/error.h"
+#include "focus/util/log.h"
 #include "focus/util/runtime.h"
 
 namespace focus::apps {
@@ -24,12 +24,10 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
 }
 
 void apply_common_flags(const CommonFlags& flags) {
-  auto logger = spdlog::stderr_color_mt("focus");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  util::log()->set_level(spdlog::level::from_str(flags.log_level));
+  util::configure_allocator();
   const int threads = util::configure_threads(flags.threads);
-  spdlog::debug("LibTorch intra-op threads: {}", threads);
+  util::log()->debug("LibTorch intra-op threads: {}", threads);
 }
 
 bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }

@@ -41,7 +41,8 @@ expect_failure "empty class folder" "train/triangle: class folder is empty" \
 sed 's/"label_smoothing"/"label_smothing"/' "$RECIPE" > "$WORK/typo.json"
 expect_failure "unknown recipe key" "typo.json: train: unknown key 'label_smothing'" \
   "$FOCUS_TRAIN" --recipe "$WORK/typo.json" --out "$WORK/out7" "${T[@]}"
-sed 's/"epochs": 12/"epochs": "twelve"/' "$RECIPE" > "$WORK/type.json"
+sed -E 's/"epochs": [0-9]+/"epochs": "twelve"/' "$RECIPE" > "$WORK/type.json"
+grep -q twelve "$WORK/type.json" || fail "could not make the wrong-type recipe"
 expect_failure "wrong type in recipe" "type.json: train.epochs: expected an integer, found string \"twelve\"" \
   "$FOCUS_TRAIN" --recipe "$WORK/type.json" --out "$WORK/out8" "${T[@]}"
 head -c 300 "$RECIPE" > "$WORK/broken.json"
@@ -53,11 +54,13 @@ expect_failure "unknown model attention" "model.stages\[0\].attention: expected 
   "$FOCUS_TRAIN" --recipe "$RECIPE" --out "$WORK/out11" --set 'model.stages=[{"channels":8,"attention":"glance"}]' "${T[@]}"
 expect_failure "missing recipe file" "nope.json" "$FOCUS_TRAIN" --recipe "$WORK/nope.json" --out "$WORK/out12"
 
-# focus-eval: not a run; bad split.
+# focus-eval: not a run, a missing run, a bad flag value.
 expect_failure "eval of a non-run directory" "has no recipe.json" "$FOCUS_EVAL" --run "$WORK/idx"
 expect_failure "eval of a missing directory" "does not exist" "$FOCUS_EVAL" --run "$WORK/none"
-expect_failure "eval with an unknown split" "split" "$FOCUS_EVAL" --run "$WORK/idx" --split holdout
+expect_failure "eval with an unknown split" "--split: holdout not in" "$FOCUS_EVAL" --run "$WORK/idx" --split holdout
+expect_failure "unavailable device" "device 'cuda:99' requested" \
+  "$FOCUS_TRAIN" --recipe "$FOLDER_RECIPE" --out "$WORK/out13" --set "data.root=$WORK/shapes" --device cuda:99 "${T[@]}"
 
 # No partial output: none of the failed runs left a directory behind.
-for i in $(seq 1 12); do [ ! -e "$WORK/out$i" ] || fail "failed run out$i left a directory"; done
+for i in $(seq 1 13); do [ ! -e "$WORK/out$i" ] || fail "failed run out$i left a directory"; done
 pass "no partial output"

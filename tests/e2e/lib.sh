@@ -3,6 +3,10 @@
 set -euo pipefail
 : "${FOCUS_TRAIN:?set by ctest}" "${FOCUS_EVAL:?set by ctest}" "${FOCUS_SOURCE_DIR:?set by ctest}"
 : "${FOCUS_FASHION:=/usr/share/datasets/fashion-mnist}"
+if [ ! -s "$FOCUS_FASHION/train-images-idx3-ubyte.gz" ]; then
+  echo "SKIP: Fashion-MNIST not found in $FOCUS_FASHION (scripts/setup.sh installs dataset-fashion-mnist)"
+  exit 77
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/focus-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 RECIPE="$FOCUS_SOURCE_DIR/models/fashion-attncnn.json"
@@ -17,7 +21,8 @@ pass() { echo "ok: $*"; }
 expect_failure() {
   local name=$1 regex=$2; shift 2
   local err="$WORK/stderr.txt" rc=0
-  "$@" >"$WORK/stdout.txt" 2>"$err" || rc=$?
+  timeout 300 "$@" >"$WORK/stdout.txt" 2>"$err" || rc=$?
+  [ "$rc" -ne 124 ] || fail "$name: timed out (the command did not fail fast)"
   [ "$rc" -ne 0 ] || fail "$name: exit status 0, expected failure"
   grep -E -q -- "$regex" "$err" || { cat "$err" >&2; fail "$name: stderr does not match /$regex/"; }
   ! grep -q -E "terminate called|Segmentation|core dumped|Aborted" "$err" || fail "$name: crashed"

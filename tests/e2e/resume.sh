@@ -18,6 +18,13 @@ pass "resumed run matches the uninterrupted one ($l_full)"
 expect_failure "existing run is not overwritten" "already holds a run" \
   "$FOCUS_TRAIN" "${args[@]}" --out "$WORK/full"
 
+cp "$WORK/split/recipe.json" "$WORK/recipe-before.json"
+expect_failure "model change on resume" "model.stem_channels cannot change on --resume" \
+  "$FOCUS_TRAIN" --resume --out "$WORK/split" --set model.stem_channels=64 --threads 2 --no-progress
+expect_failure "seed change on resume" "--seed cannot change on --resume" \
+  "$FOCUS_TRAIN" --resume --out "$WORK/split" --seed 5 --threads 2 --no-progress
+cmp -s "$WORK/recipe-before.json" "$WORK/split/recipe.json" || fail "a refused resume changed recipe.json"
+
 printf 'garbage' | dd of="$WORK/split/checkpoint.pt" bs=1 seek=200 conv=notrunc status=none
 expect_failure "corrupt checkpoint" "checkpoint.pt.*corrupt" \
   "$FOCUS_TRAIN" --resume --out "$WORK/split" --threads 2 --no-progress

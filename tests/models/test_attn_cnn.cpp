@@ -42,6 +42,7 @@ TEST_CASE("AttnCNN gradients reach every parameter", "[models]") {
   for (const auto& p : model->named_parameters()) {
     INFO(p.key());
     REQUIRE(p.value().grad().defined());
+    CHECK(p.value().grad().abs().sum().item<double>() > 0);
   }
 }
 

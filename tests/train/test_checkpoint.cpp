@@ -67,6 +67,10 @@ TEST_CASE("Damaged checkpoints are reported, not loaded", "[train]") {
   torch::nn::Linear wrong(5, 3);
   CHECK_THROWS_WITH(load_checkpoint(dir / "c.pt", *wrong, nullptr, nullptr, false),
                     Catch::Contains("does not fit this model"));
+  torch::nn::Sequential two(torch::nn::Linear(4, 3), torch::nn::Linear(3, 3)), one(torch::nn::Linear(4, 3));
+  save_checkpoint(dir / "two.pt", *two, nullptr, {});
+  CHECK_THROWS_WITH(load_checkpoint(dir / "two.pt", *one, nullptr, nullptr, false),
+                    Catch::Contains("holds 1") && Catch::Contains("which the model does not have"));
   CHECK_THROWS_WITH(load_checkpoint(dir / "c.pt", *b, make_optimizer(*b, {}).get(), nullptr, false),
                     Catch::Contains("no optimiser state"));
 }

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "focus/util/atomic_file.h"
@@ -54,7 +55,11 @@ IdxArray read_idx(const std::string& path) {
   if (h[0] != 0 || h[1] != 0)
     throw Error(path + ": not an IDX file: the magic number must start with two zero bytes");
   if (h[2] != 0x08)
-    throw Error(path + ": unsupported IDX element type 0x" + std::to_string(h[2]) + ": expected 0x08 (unsigned byte)");
+  {
+    char type[8];
+    std::snprintf(type, sizeof type, "0x%02X", h[2]);
+    throw Error(path + ": unsupported IDX element type " + type + ": expected 0x08 (unsigned byte)");
+  }
   const int dims = h[3];
   if (dims < 1 || dims > 4) throw Error(path + ": IDX file has " + std::to_string(dims) + " dimensions, expected 1 to 4");
   const size_t header = 4 + 4 * static_cast<size_t>(dims);
@@ -66,7 +71,8 @@ IdxArray read_idx(const std::string& path) {
   for (int d = 0; d < dims; ++d) {
     const uint32_t n = read_be32(bytes, 4 + 4 * d);
     out.shape.push_back(n);
-    count *= n;
+    if (__builtin_mul_overflow(count, static_cast<size_t>(n), &count) || count > (size_t{1} << 34))
+      throw Error(path + ": IDX header declares an implausibly large array (over 16 GiB)");
   }
   const size_t found = bytes.size() - header;
   if (found < count)

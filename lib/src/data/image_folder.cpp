@@ -34,7 +34,8 @@ ImageSet read_image_folder(const std::string& root, const ImageFolderOptions& op
 
   std::vector<std::string> classes;
   for (const auto& entry : fs::directory_iterator(root)) {
-    if (entry.is_directory()) classes.push_back(entry.path().filename().string());
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name[0] != '.') classes.push_back(name);
   }
   std::sort(classes.begin(), classes.end());
   if (classes.empty()) throw Error("image folder " + root + ": no class sub-directories (expected root/<class>/*.png)");

@@ -37,6 +37,8 @@ ImageSet read_idx_pair(const ImageDataConfig& c, const std::string& images_file,
   if (labels.shape[0] != images.shape[0])
     throw Error(lp + ": has " + std::to_string(labels.shape[0]) + " labels but " + ip + " has " +
                 std::to_string(images.shape[0]) + " images");
+  if (images.shape.size() == 4 && images.shape[3] != 1 && images.shape[3] != 3)
+    throw Error(ip + ": images have " + std::to_string(images.shape[3]) + " channels, expected 1 or 3");
   ImageSet set;
   set.images = images.shape.size() == 3 ? images.data.unsqueeze(-1).contiguous() : images.data;
   set.labels = labels.data.to(torch::kLong);

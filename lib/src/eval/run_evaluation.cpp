@@ -1,6 +1,6 @@
 #include "focus/eval/run_evaluation.h"
 
-#include <spdlog/spdlog.h>
+#include "focus/util/log.h"
 
 #include <filesystem>
 
@@ -20,6 +20,8 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
   if (request.runs.empty()) throw Error("no run given (--run)");
   if (request.split != "test" && request.split != "val" && request.split != "train")
     throw Error("unknown split '" + request.split + "': expected test, val or train");
+  for (int k : request.topk)
+    if (k < 1) throw Error("--topk values must be at least 1, got " + std::to_string(k));
   const torch::Device device = util::resolve_device(request.device);
 
   torch::Tensor probability_sum, targets;
@@ -33,10 +35,13 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
       throw Error("run " + run_dir + " has other class names than " + request.runs.front() +
                   ": an ensemble needs runs trained on the same labels");
     }
-    auto set = data::load_split(run.recipe.data, request.split);
+    // Label the split with the run's classes (checks labels, maps folders by name).
+    auto data_config = run.recipe.data;
+    data_config.class_names = run.class_names;
+    auto set = data::load_split(data_config, request.split);
     const int64_t batch = request.batch_size > 0 ? request.batch_size : run.recipe.train.eval_batch_size;
     auto source = train::make_image_source(std::move(set), run.normalization, run.recipe.data, batch, false);
-    spdlog::info("evaluating {} on {} ({} images)", run_dir, request.split, source->size());
+    util::log()->info("evaluating {} on {} ({} images)", run_dir, request.split, source->size());
     auto result = train::run_inference(*run.model, *source, device);
     if (!result.probabilities.defined()) throw Error("split '" + request.split + "' of " + run_dir + " is empty");
     if (!probability_sum.defined()) {

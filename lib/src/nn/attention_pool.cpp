@@ -15,15 +15,15 @@ void AttentionPoolImpl::pretty_print(std::ostream& stream) const {
   stream << "focus::nn::AttentionPool(dim=" << options.dim() << ")";
 }
 
-AttentionPoolOutput AttentionPoolImpl::forward(const torch::Tensor& inputs, const torch::Tensor& mask) {
+AttentionPoolOutput AttentionPoolImpl::forward(const torch::Tensor& inputs, const torch::Tensor& valid) {
   TORCH_CHECK(inputs.dim() == 3 && inputs.size(2) == options.dim(),
               "AttentionPool: expected inputs [B, N, ", options.dim(), "], got ", inputs.sizes());
   auto scores = score(inputs).squeeze(-1);  // [B, N]
   torch::Tensor weights;
-  if (mask.defined()) {
-    TORCH_CHECK(mask.sizes() == scores.sizes(), "AttentionPool: mask must be [B, N] = ", scores.sizes(),
-                ", got ", mask.sizes());
-    weights = masked_softmax(scores, mask.to(torch::kBool));
+  if (valid.defined()) {
+    TORCH_CHECK(valid.sizes() == scores.sizes(), "AttentionPool: valid mask must be [B, N] = ", scores.sizes(),
+                ", got ", valid.sizes());
+    weights = masked_softmax(scores, valid.to(torch::kBool));
   } else {
     weights = torch::softmax(scores, -1);
   }

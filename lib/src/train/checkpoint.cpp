@@ -52,6 +52,14 @@ void check_fits(const torch::nn::Module& module, torch::serialize::InputArchive&
   };
   for (const auto& p : module.named_parameters(/*recurse=*/false)) check(p.key(), p.value(), false);
   for (const auto& b : module.named_buffers(/*recurse=*/false)) check(b.key(), b.value(), true);
+  // And nothing in the file that the model lacks (e.g. a block removed from the recipe).
+  for (const auto& key : archive.keys()) {
+    const bool known = module.named_parameters(false).contains(key) || module.named_buffers(false).contains(key) ||
+                       module.named_children().contains(key);
+    if (!known)
+      throw Error(origin + ": checkpoint does not fit this model: it holds " + prefix + key +
+                  ", which the model does not have (was the recipe changed?)");
+  }
   for (const auto& child : module.named_children()) {
     torch::serialize::InputArchive child_archive;
     if (!archive.try_read(child.key(), child_archive))
@@ -123,7 +131,7 @@ void load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
   const std::string payload = unseal_payload(util::read_file(path), path.string());
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(payload.data(), payload.size());
+    archive.load_from(payload.data(), payload.size(), torch::Device(torch::kCPU));
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     check_fits(model, model_archive, "", path.string());

@@ -15,8 +15,12 @@ void MetricsLog::load(int64_t up_to_epoch) {
   while (std::getline(in, line)) {
     ++number;
     if (line.empty()) continue;
-    auto entry = util::parse_json_text(line, path_.string() + " line " + std::to_string(number));
-    if (entry.value("epoch", int64_t{0}) <= up_to_epoch) entries_.push_back(std::move(entry));
+    const std::string where = path_.string() + " line " + std::to_string(number);
+    auto entry = util::parse_json_text(line, where);
+    int64_t epoch = 0;
+    if (!entry.is_object() || !entry.contains("epoch")) throw Error(where + ": expected an object with an \"epoch\"");
+    util::convert(entry["epoch"], where + ": epoch", epoch);
+    if (epoch <= up_to_epoch) entries_.push_back(std::move(entry));
   }
 }
 

@@ -1,6 +1,6 @@
 #include "focus/train/progress.h"
 
-#include <spdlog/spdlog.h>
+#include "focus/util/log.h"
 
 #include <cmath>
 
@@ -37,7 +37,7 @@ void ProgressDisplay::update(const ProgressSnapshot& s) {
   const int64_t decile = 10 * s.step / s.steps;
   if (decile == last_decile_ || decile == 0 || s.step == s.steps) return;
   last_decile_ = decile;
-  spdlog::info("epoch {}/{} {:3d}% loss {:.4f} acc {:.4f} {:.0f} img/s ETA {}", s.epoch, s.epochs, decile * 10, s.loss,
+  focus::util::log()->info("epoch {}/{} {:3d}% loss {:.4f} acc {:.4f} {:.0f} img/s ETA {}", s.epoch, s.epochs, decile * 10, s.loss,
                s.accuracy, s.images_per_second, format_duration(s.eta_seconds));
 }
 

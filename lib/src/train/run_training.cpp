@@ -1,6 +1,6 @@
 #include "focus/train/run_training.h"
 
-#include <spdlog/spdlog.h>
+#include "focus/util/log.h"
 #include <torch/utils.h>
 
 #include <filesystem>
@@ -27,6 +27,15 @@ TrainingSummary run_training(const TrainingRequest& request) {
     auto existing = util::RunDirectory::open(request.out_dir);
     if (!existing.exists("checkpoint.pt"))
       throw Error("cannot resume: " + existing.file("checkpoint.pt").string() + " does not exist");
+    if (request.seed)
+      throw Error("--seed cannot change on --resume: the data order and augmentation depend on it");
+    // Only settings that do not change what the checkpoint means may change on resume.
+    for (const auto& o : overrides) {
+      const std::string key = o.substr(0, o.find('='));
+      if (key != "train.epochs" && key != "train.patience" && key != "train.min_delta" && key != "data.workers")
+        throw Error("--set " + key + " cannot change on --resume (allowed: train.epochs, train.patience, "
+                    "train.min_delta, data.workers)");
+    }
     auto json = existing.read_json("recipe.json");
     for (const auto& o : overrides) util::apply_override(json, o);
     recipe = parse_recipe(json, existing.file("recipe.json").string());
@@ -41,7 +50,7 @@ TrainingSummary run_training(const TrainingRequest& request) {
   }
   const torch::Device device = util::resolve_device(request.device);
 
-  spdlog::info("loading data ({} from {})", recipe.data.format, recipe.data.root);
+  util::log()->info("loading data ({} from {})", recipe.data.format, recipe.data.root);
   auto pool = data::load_training_pool(recipe.data);
   auto [train_set, val_set] = data::split_train_val(pool, recipe.data);
   const auto class_names = pool.class_names;
@@ -53,7 +62,7 @@ TrainingSummary run_training(const TrainingRequest& request) {
   } else {
     norm = data::compute_normalization(train_set);
   }
-  spdlog::info("data: {} train, {} validation images of {}x{}x{}, {} classes", train_set.size(), val_set.size(),
+  util::log()->info("data: {} train, {} validation images of {}x{}x{}, {} classes", train_set.size(), val_set.size(),
                train_set.height(), train_set.width(), train_set.channels(), class_names.size());
 
   torch::manual_seed(recipe.train.seed);
@@ -64,9 +73,10 @@ TrainingSummary run_training(const TrainingRequest& request) {
   {
     std::ostringstream description;
     model->pretty_print(description);
-    spdlog::info("model: {} ({} parameters) on {}", description.str(), parameters, device.str());
+    util::log()->info("model: {} ({} parameters) on {}", description.str(), parameters, device.str());
   }
 
+  const bool created = !fs::exists(request.out_dir);
   auto run = util::RunDirectory::create(request.out_dir);
   if (!request.resume) {
     run.write_json("recipe.json", to_json(recipe));
@@ -84,7 +94,17 @@ TrainingSummary run_training(const TrainingRequest& request) {
   fit_options.stop_after_epoch = request.stop_after_epoch;
   fit_options.show_progress = request.show_progress;
   fit_options.tty = request.tty;
-  FitResult fit = trainer.fit(*train_source, *val_source, fit_options);
+  FitResult fit;
+  try {
+    fit = trainer.fit(*train_source, *val_source, fit_options);
+  } catch (...) {
+    // A new run that failed before its first checkpoint leaves nothing behind.
+    if (created && !run.exists("checkpoint.pt")) {
+      std::error_code ec;
+      fs::remove_all(run.root(), ec);
+    }
+    throw;
+  }
 
   TrainingSummary summary;
   summary.run_dir = run.root().string();

@@ -1,6 +1,6 @@
 #include "focus/train/trainer.h"
 
-#include <spdlog/spdlog.h>
+#include "focus/util/log.h"
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 
@@ -29,14 +29,20 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   auto optimizer = make_optimizer(*model_, config_.optimizer);
   const bool higher_is_better = config_.monitor == "val_accuracy";
   LoopState state;
-  state.best_metric = higher_is_better ? -1.0 : std::numeric_limits<double>::infinity();
   MetricsLog log(run_.file("metrics.jsonl"));
   if (options.resume) {
     load_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), &state, /*restore_rng=*/true);
     log.load(state.epoch);
-    spdlog::info("resumed from {} after epoch {}", run_.file("checkpoint.pt").string(), state.epoch);
+    util::log()->info("resumed from {} after epoch {}", run_.file("checkpoint.pt").string(), state.epoch);
   }
 
+  if (options.resume && config_.patience > 0 && state.bad_epochs >= config_.patience) {
+    util::log()->info("the run had already stopped early at epoch {}", state.epoch);
+    FitResult done;
+    done.state = state;
+    done.stopped_early = true;
+    return done;
+  }
   const int64_t steps = train.batches();
   if (steps == 0) throw Error("the training split has no complete batch (size " + std::to_string(train.size()) + ")");
   ProgressDisplay progress(stderr, options.tty, options.show_progress);
@@ -88,6 +94,9 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     double monitored;
     if (val.size() > 0) {
       const auto v = run_inference(*model_, val, device_);
+      if (!std::isfinite(v.loss))
+        throw Error("validation loss is " + std::to_string(v.loss) + " at epoch " + std::to_string(epoch) +
+                    " (the model diverged: lower train.optimizer.lr or set train.grad_clip_norm)");
       entry["val_loss"] = v.loss;
       entry["val_accuracy"] = v.accuracy;
       monitored = higher_is_better ? v.accuracy : v.loss;
@@ -96,8 +105,8 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     }
     entry["epoch_seconds"] = seconds_since(start);
 
-    const bool improved = higher_is_better ? monitored > state.best_metric + config_.min_delta
-                                         : monitored < state.best_metric - config_.min_delta;
+    const bool improved = state.best_epoch == 0 || (higher_is_better ? monitored > state.best_metric + config_.min_delta
+                                         : monitored < state.best_metric - config_.min_delta);
     state.epoch = epoch;
     if (improved) {
       state.best_metric = monitored;
@@ -111,7 +120,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
     save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
 
-    spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} img/s, {}{}", epoch, config_.epochs,
+    util::log()->info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} img/s, {}{}", epoch, config_.epochs,
                  entry["train_loss"].get<double>(), entry["train_accuracy"].get<double>(),
                  val.size() > 0 ? fmt::format(" | val loss {:.4f} acc {:.4f}", entry["val_loss"].get<double>(),
                                               entry["val_accuracy"].get<double>())
@@ -120,7 +129,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                  improved ? " (best)" : "");
 
     if (config_.patience > 0 && state.bad_epochs >= config_.patience) {
-      spdlog::info("early stopping: no improvement of {} for {} epochs", config_.monitor, state.bad_epochs);
+      util::log()->info("early stopping: no improvement of {} for {} epochs", config_.monitor, state.bad_epochs);
       result.stopped_early = true;
       break;
     }

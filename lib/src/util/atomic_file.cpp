@@ -46,6 +46,12 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
     ::unlink(tmp.c_str());
     throw Error("cannot write " + path.string() + ": " + why);
   }
+  // Make the rename itself durable.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 std::string read_file(const fs::path& path) {

@@ -40,6 +40,8 @@ void convert(const Json& v, const std::string& where, int& out) {
 }
 void convert(const Json& v, const std::string& where, int64_t& out) {
   if (!v.is_number_integer()) mismatch(where, "an integer", v);
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    mismatch(where, "an integer in 64-bit range", v);
   out = v.get<int64_t>();
 }
 void convert(const Json& v, const std::string& where, uint64_t& out) {

@@ -1,5 +1,7 @@
 #include "focus/util/runtime.h"
 
+#include <malloc.h>
+
 #include <thread>
 
 #include <torch/cuda.h>
@@ -15,13 +17,24 @@ int configure_threads(int threads) {
   return torch::get_num_threads();
 }
 
+void configure_allocator() {
+#ifdef M_MMAP_THRESHOLD
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+#endif
+}
+
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
       throw Error("device '" + name + "' requested, but this LibTorch build has no usable CUDA device");
-    return torch::Device(name);
+    torch::Device device(name);
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count)
+      throw Error("device '" + name + "' requested, but there are only " + std::to_string(count) + " CUDA devices");
+    return device;
   }
   throw Error("unknown device '" + name + "': expected auto, cpu, cuda or cuda:N");
 }

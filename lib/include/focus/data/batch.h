@@ -10,7 +10,7 @@ namespace focus::data {
 struct Batch {
   torch::Tensor inputs;   ///< model input, e.g. images [B, C, H, W] float
   torch::Tensor targets;  ///< class indices [B] int64
-  torch::Tensor mask;     ///< optional, e.g. token padding mask [B, L] bool
+  torch::Tensor mask;     ///< optional validity mask, e.g. [B, L] bool, true = real token (not padding)
   std::map<std::string, torch::Tensor> extra;  ///< optional further inputs
 
   int64_t size() const { return targets.defined() ? targets.size(0) : inputs.size(0); }

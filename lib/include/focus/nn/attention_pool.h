@@ -24,8 +24,9 @@ class AttentionPoolImpl : public torch::nn::Cloneable<AttentionPoolImpl> {
   explicit AttentionPoolImpl(const AttentionPoolOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// inputs: [B, N, D]; mask: optional bool [B, N], true = keep.
-  AttentionPoolOutput forward(const torch::Tensor& inputs, const torch::Tensor& mask = {});
+  /// inputs: [B, N, D]; valid: optional bool [B, N], true = a real position
+  /// (the opposite of MultiHeadAttention's key_padding, where true = padding).
+  AttentionPoolOutput forward(const torch::Tensor& inputs, const torch::Tensor& valid = {});
 
   AttentionPoolOptions options;
   torch::nn::Linear score{nullptr};  ///< w, as a D -> 1 projection without bias

@@ -10,6 +10,13 @@ namespace focus::util {
 /// Returns the count in effect.
 int configure_threads(int threads);
 
+/// Keeps freed memory in the process instead of returning it to the kernel
+/// after every step (glibc malloc: mmap threshold 32 MiB, no trimming below
+/// 1 GiB). LibTorch frees and reallocates its activations every step; with
+/// glibc's defaults each of those is a fresh mmap whose pages fault in again,
+/// which made training here up to 6x slower. Process-wide: called by the apps.
+void configure_allocator();
+
 /// Resolves "auto", "cpu", "cuda" or "cuda:N" to a device; "auto" picks CUDA
 /// when LibTorch was built with it and a GPU is present. Throws focus::Error
 /// for an unknown name or an unavailable CUDA device.

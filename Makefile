@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 RUN_DIR ?= runs/fashion-demo
-DEMO_EPOCHS ?= 3
+DEMO_EPOCHS ?= 5
 CMAKE_FLAGS ?=
 
 .PHONY: help setup configure build demo test train-full bench clean

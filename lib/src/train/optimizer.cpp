@@ -7,32 +7,34 @@
 
 namespace focus::train {
 
+namespace {
+// Two groups from one set of options: with weight decay and without.
+template <class Optim, class Options>
+std::unique_ptr<torch::optim::Optimizer> with_decay_groups(const Options& base, double weight_decay,
+                                                           std::vector<torch::Tensor> decay,
+                                                           std::vector<torch::Tensor> no_decay) {
+  auto with = std::make_unique<Options>(base);
+  with->weight_decay(weight_decay);
+  auto without = std::make_unique<Options>(base);
+  without->weight_decay(0);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::move(decay), std::move(with));
+  groups.emplace_back(std::move(no_decay), std::move(without));
+  return std::make_unique<Optim>(std::move(groups), base);
+}
+}  // namespace
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model, const OptimizerConfig& c) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : model.parameters()) {
     if (!p.requires_grad()) continue;
     (p.dim() >= 2 ? decay : no_decay).push_back(p);
   }
-  if (c.name == "sgd") {
-    auto base = torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov);
-    auto with = std::make_unique<torch::optim::SGDOptions>(base);
-    with->weight_decay(c.weight_decay);
-    auto without = std::make_unique<torch::optim::SGDOptions>(base);
-    without->weight_decay(0);
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, std::move(with));
-    groups.emplace_back(no_decay, std::move(without));
-    return std::make_unique<torch::optim::SGD>(std::move(groups), base);
-  }
-  auto base = torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.eps);
-  auto with = std::make_unique<torch::optim::AdamWOptions>(base);
-  with->weight_decay(c.weight_decay);
-  auto without = std::make_unique<torch::optim::AdamWOptions>(base);
-  without->weight_decay(0);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::move(with));
-  groups.emplace_back(no_decay, std::move(without));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), base);
+  if (c.name == "sgd")
+    return with_decay_groups<torch::optim::SGD>(torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov),
+                                                c.weight_decay, std::move(decay), std::move(no_decay));
+  return with_decay_groups<torch::optim::AdamW>(torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.eps),
+                                                c.weight_decay, std::move(decay), std::move(no_decay));
 }
 
 double learning_rate_at(const OptimizerConfig& opt, const ScheduleConfig& s, int64_t step, int64_t steps_per_epoch,

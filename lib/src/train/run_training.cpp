@@ -23,10 +23,11 @@ TrainingSummary run_training(const TrainingRequest& request) {
 
   // Everything that can fail on bad input is checked before the run directory is touched.
   Recipe recipe;
+  std::optional<util::RunDirectory> existing;
   if (request.resume) {
-    auto existing = util::RunDirectory::open(request.out_dir);
-    if (!existing.exists("checkpoint.pt"))
-      throw Error("cannot resume: " + existing.file("checkpoint.pt").string() + " does not exist");
+    existing = util::RunDirectory::open(request.out_dir);
+    if (!existing->exists("checkpoint.pt"))
+      throw Error("cannot resume: " + existing->file("checkpoint.pt").string() + " does not exist");
     if (request.seed)
       throw Error("--seed cannot change on --resume: the data order and augmentation depend on it");
     // Only settings that do not change what the checkpoint means may change on resume.
@@ -36,9 +37,9 @@ TrainingSummary run_training(const TrainingRequest& request) {
         throw Error("--set " + key + " cannot change on --resume (allowed: train.epochs, train.patience, "
                     "train.min_delta, data.workers)");
     }
-    auto json = existing.read_json("recipe.json");
+    auto json = existing->read_json("recipe.json");
     for (const auto& o : overrides) util::apply_override(json, o);
-    recipe = parse_recipe(json, existing.file("recipe.json").string());
+    recipe = parse_recipe(json, existing->file("recipe.json").string());
   } else {
     if (request.recipe_path.empty()) throw Error("no recipe given (--recipe)");
     recipe = load_recipe(request.recipe_path, overrides);
@@ -55,10 +56,9 @@ TrainingSummary run_training(const TrainingRequest& request) {
   auto [train_set, val_set] = data::split_train_val(pool, recipe.data);
   const auto class_names = pool.class_names;
   data::Normalization norm;
-  if (request.resume) {
-    auto existing = util::RunDirectory::open(request.out_dir);
-    norm = data::normalization_from_json(existing.read_json("normalization.json"),
-                                         existing.file("normalization.json").string());
+  if (existing) {
+    norm = data::normalization_from_json(existing->read_json("normalization.json"),
+                                         existing->file("normalization.json").string());
   } else {
     norm = data::compute_normalization(train_set);
   }

@@ -28,6 +28,9 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   model_->to(device_);
   auto optimizer = make_optimizer(*model_, config_.optimizer);
   const bool higher_is_better = config_.monitor == "val_accuracy";
+  auto patience_exhausted = [this](const LoopState& s) {
+    return config_.patience > 0 && s.bad_epochs >= config_.patience;
+  };
   LoopState state;
   MetricsLog log(run_.file("metrics.jsonl"));
   if (options.resume) {
@@ -36,7 +39,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     util::log()->info("resumed from {} after epoch {}", run_.file("checkpoint.pt").string(), state.epoch);
   }
 
-  if (options.resume && config_.patience > 0 && state.bad_epochs >= config_.patience) {
+  if (options.resume && patience_exhausted(state)) {
     util::log()->info("the run had already stopped early at epoch {}", state.epoch);
     FitResult done;
     done.state = state;
@@ -128,7 +131,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                  seen / train_time, format_duration(entry["epoch_seconds"].get<double>()),
                  improved ? " (best)" : "");
 
-    if (config_.patience > 0 && state.bad_epochs >= config_.patience) {
+    if (patience_exhausted(state)) {
       util::log()->info("early stopping: no improvement of {} for {} epochs", config_.monitor, state.bad_epochs);
       result.stopped_early = true;
       break;

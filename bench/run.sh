@@ -48,7 +48,7 @@ if [ "$what" = train ] || [ "$what" = all ]; then
     cp "$run/eval.json" "$out/$recipe-eval.json"
     field() { grep -o "^  \"$2\": *[0-9.eE+-]*" "$1" | head -n1 | sed 's/.*: *//'; }
     acc=$(field "$run/eval.json" accuracy); f1=$(field "$run/eval.json" macro_f1); ece=$(field "$run/eval.json" ece)
-    secs=$(field "$run/summary.json" train_seconds); ips=$(field "$run/summary.json" images_per_second)
+    secs=$(field "$run/summary.json" train_seconds); ips=$(field "$run/summary.json" examples_per_second)
     epochs=$(field "$run/summary.json" epochs_completed); params=$(field "$run/summary.json" parameters)
     awk -v r="$recipe" -v a="$acc" -v f="$f1" -v e="$ece" -v n="$epochs" -v s="$secs" -v i="$ips" -v p="$params" \
       'BEGIN { printf "| %s | %.2f%% | %.4f | %.4f | %s | %.1f min | %.0f | %s |\n", r, a * 100, f, e, n, s / 60, i, p }' \

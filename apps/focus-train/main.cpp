@@ -6,11 +6,17 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Train a classifier from a recipe (models/*.json) into a run directory.\n"
-      "The run directory gets the resolved recipe, labels, normalisation, metrics.jsonl,\n"
-      "checkpoint.pt (every epoch), best.pt (best validation epoch) and summary.json.\n\n"
+      "Train a model from a recipe (models/*.json) into a run directory.\n"
+      "Tasks (the recipe's \"task\"): image_classification (attncnn, vit), text_classification\n"
+      "(text_transformer, han, bag_of_embeddings) and masked_lm (pretrain a text encoder; a\n"
+      "text_transformer recipe starts from it with --set model.init_from=RUN_DIR).\n"
+      "The run directory gets the resolved recipe, labels, input.json, the normalisation (images)\n"
+      "or tokenizer (text), metrics.jsonl, checkpoint.pt (every epoch), best.pt (best validation\n"
+      "epoch) and summary.json.\n\n"
       "Examples:\n"
       "  focus-train --recipe models/fashion-attncnn.json --out runs/fashion\n"
+      "  focus-train --recipe models/spam-transformer.json --out runs/spam\n"
+      "  focus-train --recipe models/spam-mlm.json --out runs/mlm\n"
       "  focus-train --recipe models/fashion-attncnn.json --out runs/quick --set train.epochs=1 --set data.limit_train=5000\n"
       "  focus-train --resume --out runs/fashion",
       "focus-train"};
@@ -43,7 +49,7 @@ int main(int argc, char** argv) {
     std::printf("epochs completed: %ld, best epoch: %ld, best %s: %.4f\n",
                 static_cast<long>(summary.fit.state.epoch), static_cast<long>(summary.fit.state.best_epoch),
                 summary.summary["monitor"].get<std::string>().c_str(), summary.fit.state.best_metric);
-    std::printf("training: %.1f s, %.0f img/s\n", summary.fit.train_seconds, summary.fit.images_per_second);
+    std::printf("training: %.1f s, %.0f examples/s\n", summary.fit.train_seconds, summary.fit.examples_per_second);
     return 0;
   });
 }

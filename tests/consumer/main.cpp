@@ -8,7 +8,7 @@ int main() {
   focus::nn::AttentionPool pool(focus::nn::AttentionPoolOptions(4));
   auto out = pool(torch::randn({2, 3, 4}));
   const double total = out.weights.sum().item<double>();
-  auto model = focus::models::build_model({{"arch", "attncnn"}}, {1, 10}, "model");
+  auto model = focus::models::build_model({{"arch", "attncnn"}}, focus::models::image_input(1, 10), "model");
   focus::data::Batch batch;
   batch.inputs = torch::randn({1, 1, 28, 28});
   const auto logits = model->forward(batch);

@@ -15,7 +15,7 @@ TEST_CASE("AttnCNN produces logits and every attention map", "[models]") {
                {"stages", {{{"channels", 8}, {"attention", "se"}, {"stride", 1}},
                            {{"channels", 16}, {"attention", "cbam"}},
                            {{"channels", 16}, {"attention", "nonlocal"}, {"blocks", 2}}}}};
-  auto model = focus::models::build_model(spec, {3, 7}, "model");
+  auto model = focus::models::build_model(spec, focus::models::image_input(3, 7), "model");
   model->eval();
   focus::data::Batch batch;
   batch.inputs = torch::randn({2, 3, 28, 28});
@@ -35,7 +35,7 @@ TEST_CASE("AttnCNN produces logits and every attention map", "[models]") {
 }
 
 TEST_CASE("AttnCNN gradients reach every parameter", "[models]") {
-  auto model = focus::models::build_model({{"arch", "attncnn"}}, {1, 10}, "model");
+  auto model = focus::models::build_model({{"arch", "attncnn"}}, focus::models::image_input(1, 10), "model");
   focus::data::Batch batch;
   batch.inputs = torch::randn({4, 1, 28, 28});
   model->forward(batch).sum().backward();
@@ -48,12 +48,12 @@ TEST_CASE("AttnCNN gradients reach every parameter", "[models]") {
 
 TEST_CASE("The factory rejects bad model sections with the key path", "[models]") {
   using focus::models::build_model;
-  CHECK_THROWS_WITH(build_model({{"arch", "resnet9000"}}, {1, 10}, "recipe r.json: model"),
+  CHECK_THROWS_WITH(build_model({{"arch", "resnet9000"}}, focus::models::image_input(1, 10), "recipe r.json: model"),
                     Catch::Contains("recipe r.json: model.arch") && Catch::Contains("unknown architecture"));
   CHECK_THROWS_WITH(build_model({{"arch", "attncnn"}, {"stages", {{{"channels", 8}, {"attention", "magic"}}}}},
-                                {1, 10}, "m"),
+                                focus::models::image_input(1, 10), "m"),
                     Catch::Contains("m.stages[0].attention"));
-  CHECK_THROWS_WITH(build_model({{"arch", "attncnn"}, {"dropuot", 0.1}}, {1, 10}, "m"),
+  CHECK_THROWS_WITH(build_model({{"arch", "attncnn"}, {"dropuot", 0.1}}, focus::models::image_input(1, 10), "m"),
                     Catch::Contains("unknown key 'dropuot'"));
-  CHECK_THROWS_AS(build_model({{"arch", "attncnn"}, {"dropout", "high"}}, {1, 10}, "m"), focus::Error);
+  CHECK_THROWS_AS(build_model({{"arch", "attncnn"}, {"dropout", "high"}}, focus::models::image_input(1, 10), "m"), focus::Error);
 }

@@ -53,7 +53,7 @@ std::shared_ptr<models::Classifier> small_model() {
   torch::manual_seed(11);
   util::Json spec = {{"arch", "attncnn"}, {"stem_channels", 8}, {"dropout", 0.3},
                      {"stages", {{{"channels", 8}, {"attention", "cbam"}, {"stride", 2}}}}};
-  return models::build_model(spec, {1, 2}, "model");
+  return models::build_model(spec, models::image_input(1, 2), "model");
 }
 }  // namespace
 

@@ -2,12 +2,13 @@
 
 #include "focus/util/log.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
-#include "focus/data/image_splits.h"
 #include "focus/eval/confusion_plot.h"
 #include "focus/eval/report.h"
-#include "focus/train/image_task.h"
+#include "focus/train/task.h"
 #include "focus/train/inference.h"
 #include "focus/train/trained_run.h"
 #include "focus/util/error.h"
@@ -15,6 +16,25 @@
 
 namespace focus::eval {
 namespace fs = std::filesystem;
+
+namespace {
+/// Accuracy of each group of examples (e.g. easy_ham / hard_ham / spam).
+util::Json group_accuracy(const std::vector<float>& probs, const std::vector<int64_t>& labels, int64_t classes,
+                          const std::vector<std::string>& groups) {
+  std::map<std::string, std::pair<int64_t, int64_t>> counts;  // group -> (correct, total)
+  for (size_t i = 0; i < labels.size() && i < groups.size(); ++i) {
+    const float* row = probs.data() + i * static_cast<size_t>(classes);
+    const auto predicted = std::max_element(row, row + classes) - row;
+    auto& c = counts[groups[i]];
+    c.first += predicted == labels[i] ? 1 : 0;
+    c.second += 1;
+  }
+  util::Json out = util::Json::object();
+  for (const auto& [group, c] : counts)
+    out[group] = {{"examples", c.second}, {"accuracy", static_cast<double>(c.first) / static_cast<double>(c.second)}};
+  return out;
+}
+}  // namespace
 
 EvaluationSummary run_evaluation(const EvaluationRequest& request) {
   if (request.runs.empty()) throw Error("no run given (--run)");
@@ -26,6 +46,7 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
 
   torch::Tensor probability_sum, targets;
   std::vector<std::string> class_names;
+  std::vector<std::string> groups;  // per example, when the data names groups
   util::Json extra = util::Json::object();
   for (const auto& run_dir : request.runs) {
     auto run = train::load_trained_run(run_dir, request.checkpoint, device);
@@ -35,13 +56,14 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
       throw Error("run " + run_dir + " has other class names than " + request.runs.front() +
                   ": an ensemble needs runs trained on the same labels");
     }
-    // Label the split with the run's classes (checks labels, maps folders by name).
-    auto data_config = run.recipe.data;
-    data_config.class_names = run.class_names;
-    auto set = data::load_split(data_config, request.split);
+    if (run.recipe.task == train::kMaskedLm)
+      throw Error(run_dir + " is a masked-LM pretraining run: focus-eval evaluates classifiers (the run's "
+                  "metrics.jsonl has its masked-token loss and accuracy per epoch; fine-tune it with model.init_from)");
     const int64_t batch = request.batch_size > 0 ? request.batch_size : run.recipe.train.eval_batch_size;
-    auto source = train::make_image_source(std::move(set), run.normalization, run.recipe.data, batch, false);
-    util::log()->info("evaluating {} on {} ({} images)", run_dir, request.split, source->size());
+    auto data = train::prepare_evaluation(run, request.split, batch);
+    auto& source = data.source;
+    if (groups.empty()) groups = data.groups;
+    util::log()->info("evaluating {} on {} ({} examples)", run_dir, request.split, source->size());
     auto result = train::run_inference(*run.model, *source, device);
     if (!result.probabilities.defined()) throw Error("split '" + request.split + "' of " + run_dir + " is empty");
     if (!probability_sum.defined()) {
@@ -58,7 +80,7 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
       extra["checkpoint"] = run.dir.file(request.checkpoint).string();
       if (run.dir.exists("summary.json")) {
         auto s = run.dir.read_json("summary.json");
-        for (const char* key : {"epochs_completed", "best_epoch", "train_seconds", "images_per_second", "parameters"})
+        for (const char* key : {"epochs_completed", "best_epoch", "train_seconds", "examples_per_second", "parameters"})
           if (s.contains(key)) extra[key] = s[key];
       }
     }
@@ -78,6 +100,10 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
   json["split"] = request.split;
   json["runs"] = request.runs;
   json["checkpoint"] = request.checkpoint;
+  if (!groups.empty()) {
+    json["groups"] = group_accuracy(p, labels, static_cast<int64_t>(class_names.size()), groups);
+    extra["accuracy_by_group"] = json["groups"];
+  }
 
   ReportInput report;
   report.title = request.runs.size() == 1 ? fs::path(request.runs.front()).filename().string()

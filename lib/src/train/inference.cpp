@@ -13,6 +13,7 @@ InferenceResult run_inference(models::Classifier& model, const data::BatchSource
   auto stream = source.epoch(0, 0);
   while (auto batch = stream->next()) {
     auto b = batch->to(device);
+    if (b.size() == 0) continue;
     auto logits = model.forward(b);
     loss_sum += torch::nn::functional::cross_entropy(logits, b.targets,
                                                      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

@@ -28,8 +28,8 @@ void ProgressDisplay::update(const ProgressSnapshot& s) {
     const int filled = static_cast<int>(width * s.step / s.steps);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.append(static_cast<size_t>(width - filled), '.');
-    std::fprintf(stream_, "\r\033[Kepoch %ld/%ld [%s] %ld/%ld loss %.4f acc %.4f %.0f img/s ETA %s", long(s.epoch),
-                 long(s.epochs), bar.c_str(), long(s.step), long(s.steps), s.loss, s.accuracy, s.images_per_second,
+    std::fprintf(stream_, "\r\033[Kepoch %ld/%ld [%s] %ld/%ld loss %.4f acc %.4f %.0f ex/s ETA %s", long(s.epoch),
+                 long(s.epochs), bar.c_str(), long(s.step), long(s.steps), s.loss, s.accuracy, s.examples_per_second,
                  format_duration(s.eta_seconds).c_str());
     std::fflush(stream_);
     return;
@@ -37,8 +37,8 @@ void ProgressDisplay::update(const ProgressSnapshot& s) {
   const int64_t decile = 10 * s.step / s.steps;
   if (decile == last_decile_ || decile == 0 || s.step == s.steps) return;
   last_decile_ = decile;
-  focus::util::log()->info("epoch {}/{} {:3d}% loss {:.4f} acc {:.4f} {:.0f} img/s ETA {}", s.epoch, s.epochs, decile * 10, s.loss,
-               s.accuracy, s.images_per_second, format_duration(s.eta_seconds));
+  focus::util::log()->info("epoch {}/{} {:3d}% loss {:.4f} acc {:.4f} {:.0f} ex/s ETA {}", s.epoch, s.epochs, decile * 10, s.loss,
+               s.accuracy, s.examples_per_second, format_duration(s.eta_seconds));
 }
 
 void ProgressDisplay::end_epoch() {

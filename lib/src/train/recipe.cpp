@@ -4,22 +4,41 @@
 
 namespace focus::train {
 
+namespace {
+void check_task_fits_model(const Recipe& recipe, const std::string& ctx) {
+  const std::string arch = models::architecture_of(recipe.model, ctx + ": model");
+  const auto kind = models::input_kind(arch);
+  const bool fits = recipe.task == kMaskedLm            ? arch == "masked_lm"
+                    : recipe.task == kTextClassification ? kind != models::InputKind::images && arch != "masked_lm"
+                                                         : kind == models::InputKind::images;
+  if (!fits)
+    throw Error(ctx + ": model.arch \"" + arch + "\" does not fit task \"" + recipe.task +
+                "\" (image_classification: attncnn, vit; text_classification: text_transformer, han, "
+                "bag_of_embeddings; masked_lm: masked_lm)");
+}
+}  // namespace
+
 Recipe parse_recipe(const util::Json& json, const std::string& origin) {
   Recipe recipe;
   const std::string ctx = "recipe " + origin;
   util::ObjectReader r(json, ctx);
   r.read("name", recipe.name);
-  r.read_choice("task", recipe.task, {"image_classification"});
+  r.read_choice("task", recipe.task, {kImageClassification, kTextClassification, kMaskedLm});
   const auto* data = r.find("data");
   if (!data) throw Error(ctx + ": missing required section 'data'");
-  recipe.data = data::parse_image_data_config(*data, ctx + ": data");
+  if (recipe.is_text()) {
+    recipe.text_data = data::parse_text_data_config(*data, ctx + ": data");
+  } else {
+    recipe.image_data = data::parse_image_data_config(*data, ctx + ": data");
+  }
   const auto* model = r.find("model");
   if (!model) throw Error(ctx + ": missing required section 'model'");
   recipe.model = *model;
   if (const auto* train = r.find("train")) recipe.train = parse_train_config(*train, ctx + ": train");
   r.finish();
   // Check the model section now, so a bad recipe fails before any data is read.
-  models::build_model(recipe.model, {1, 2}, ctx + ": model");
+  models::check_model_section(recipe.model, ctx + ": model");
+  check_task_fits_model(recipe, ctx);
   return recipe;
 }
 
@@ -30,7 +49,7 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
 }
 
 util::Json to_json(const Recipe& recipe) {
-  return {{"name", recipe.name}, {"task", recipe.task}, {"data", data::to_json(recipe.data)}, {"model", recipe.model},
+  return {{"name", recipe.name}, {"task", recipe.task}, {"data", recipe.is_text() ? data::to_json(recipe.text_data) : data::to_json(recipe.image_data)}, {"model", recipe.model},
           {"train", to_json(recipe.train)}};
 }
 

@@ -6,9 +6,8 @@
 #include <filesystem>
 #include <sstream>
 
-#include "focus/data/image_splits.h"
 #include "focus/models/factory.h"
-#include "focus/train/image_task.h"
+#include "focus/train/task.h"
 #include "focus/train/recipe.h"
 #include "focus/util/error.h"
 #include "focus/util/runtime.h"
@@ -43,32 +42,19 @@ TrainingSummary run_training(const TrainingRequest& request) {
   } else {
     if (request.recipe_path.empty()) throw Error("no recipe given (--recipe)");
     recipe = load_recipe(request.recipe_path, overrides);
-    // Relative data paths are taken from the working directory; the run stores them absolute.
-    recipe.data.root = fs::absolute(recipe.data.root).lexically_normal().string();
     if (fs::exists(fs::path(request.out_dir) / "checkpoint.pt"))
       throw Error("run directory " + request.out_dir +
                   " already holds a run: use --resume to continue it, or choose another --out");
   }
   const torch::Device device = util::resolve_device(request.device);
 
-  util::log()->info("loading data ({} from {})", recipe.data.format, recipe.data.root);
-  auto pool = data::load_training_pool(recipe.data);
-  auto [train_set, val_set] = data::split_train_val(pool, recipe.data);
-  const auto class_names = pool.class_names;
-  data::Normalization norm;
-  if (existing) {
-    norm = data::normalization_from_json(existing->read_json("normalization.json"),
-                                         existing->file("normalization.json").string());
-  } else {
-    norm = data::compute_normalization(train_set);
-  }
-  util::log()->info("data: {} train, {} validation images of {}x{}x{}, {} classes", train_set.size(), val_set.size(),
-               train_set.height(), train_set.width(), train_set.channels(), class_names.size());
+  util::log()->info("loading data for {}", recipe.task);
+  auto task = prepare_training(recipe, existing ? &*existing : nullptr);
+  util::log()->info("data: {}", task.description);
 
   torch::manual_seed(recipe.train.seed);
-  auto model = models::build_model(recipe.model,
-                                   {train_set.channels(), static_cast<int64_t>(class_names.size())},
-                                   "recipe: model");
+  auto model = models::build_model(recipe.model, task.input, "recipe: model");
+  if (task.initialize && !request.resume) task.initialize(*model);
   const int64_t parameters = models::count_parameters(*model);
   {
     std::ostringstream description;
@@ -80,14 +66,12 @@ TrainingSummary run_training(const TrainingRequest& request) {
   auto run = util::RunDirectory::create(request.out_dir);
   if (!request.resume) {
     run.write_json("recipe.json", to_json(recipe));
-    run.write_json("labels.json", class_names);
-    run.write_json("normalization.json", to_json(norm));
+    run.write_json("input.json", models::to_json(task.input));
+    task.save(run);
   } else if (!overrides.empty()) {
     run.write_json("recipe.json", to_json(recipe));
   }
 
-  auto train_source = make_image_source(std::move(train_set), norm, recipe.data, recipe.train.batch_size, true);
-  auto val_source = make_image_source(std::move(val_set), norm, recipe.data, recipe.train.eval_batch_size, false);
   Trainer trainer(model, recipe.train, device, run);
   FitOptions fit_options;
   fit_options.resume = request.resume;
@@ -96,7 +80,7 @@ TrainingSummary run_training(const TrainingRequest& request) {
   fit_options.tty = request.tty;
   FitResult fit;
   try {
-    fit = trainer.fit(*train_source, *val_source, fit_options);
+    fit = trainer.fit(*task.train, *task.val, fit_options);
   } catch (...) {
     // A new run that failed before its first checkpoint leaves nothing behind.
     if (created && !run.exists("checkpoint.pt")) {
@@ -118,7 +102,7 @@ TrainingSummary run_training(const TrainingRequest& request) {
                      {"best_metric", fit.state.best_metric},
                      {"stopped_early", fit.stopped_early},
                      {"train_seconds", fit.train_seconds},
-                     {"images_per_second", fit.images_per_second},
+                     {"examples_per_second", fit.examples_per_second},
                      {"parameters", parameters},
                      {"threads", torch::get_num_threads()},
                      {"device", device.str()}};

@@ -50,19 +50,20 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   if (steps == 0) throw Error("the training split has no complete batch (size " + std::to_string(train.size()) + ")");
   ProgressDisplay progress(stderr, options.tty, options.show_progress);
   FitResult result;
-  int64_t images_seen = 0;
+  int64_t examples_seen = 0;
 
   for (int64_t epoch = state.epoch + 1; epoch <= config_.epochs; ++epoch) {
     model_->train();
     const auto start = Clock::now();
     double loss_sum = 0, correct = 0;
-    int64_t seen = 0, step = 0;
+    int64_t seen = 0, examples = 0, step = 0;  // predictions (for loss/accuracy) and examples (for throughput)
     double lr = 0;
     auto stream = train.epoch(config_.seed, epoch);
     while (auto batch = stream->next()) {
       lr = learning_rate_at(config_.optimizer, config_.schedule, state.step, steps, config_.epochs);
       set_learning_rate(*optimizer, lr);
       auto b = batch->to(device_);
+      if (b.size() == 0) continue;  // nothing to predict (e.g. a masked-LM batch of empty texts)
       optimizer->zero_grad();
       auto logits = model_->forward(b);
       auto loss = torch::nn::functional::cross_entropy(
@@ -79,20 +80,21 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
       loss_sum += l * static_cast<double>(b.size());
       correct += logits.argmax(1).eq(b.targets).sum().item<double>();
       seen += b.size();
+      examples += b.examples();
       const double elapsed = seconds_since(start);
-      progress.update({epoch, config_.epochs, step, steps, loss_sum / seen, correct / seen, seen / elapsed,
+      progress.update({epoch, config_.epochs, step, steps, loss_sum / seen, correct / seen, examples / elapsed,
                        elapsed / step * static_cast<double>(steps - step)});
     }
     progress.end_epoch();
     const double train_time = seconds_since(start);
     result.train_seconds += train_time;
-    images_seen += seen;
+    examples_seen += examples;
 
     util::Json entry = {{"epoch", epoch},
                         {"lr", lr},
                         {"train_loss", loss_sum / seen},
                         {"train_accuracy", correct / seen},
-                        {"images_per_second", seen / train_time},
+                        {"examples_per_second", examples / train_time},
                         {"train_seconds", train_time}};
     double monitored;
     if (val.size() > 0) {
@@ -123,12 +125,12 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
     save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
 
-    util::log()->info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} img/s, {}{}", epoch, config_.epochs,
+    util::log()->info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} ex/s, {}{}", epoch, config_.epochs,
                  entry["train_loss"].get<double>(), entry["train_accuracy"].get<double>(),
                  val.size() > 0 ? fmt::format(" | val loss {:.4f} acc {:.4f}", entry["val_loss"].get<double>(),
                                               entry["val_accuracy"].get<double>())
                                 : std::string(),
-                 seen / train_time, format_duration(entry["epoch_seconds"].get<double>()),
+                 examples / train_time, format_duration(entry["epoch_seconds"].get<double>()),
                  improved ? " (best)" : "");
 
     if (patience_exhausted(state)) {
@@ -139,7 +141,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     if (options.stop_after_epoch > 0 && epoch >= options.stop_after_epoch) break;
   }
   result.state = state;
-  result.images_per_second = result.train_seconds > 0 ? images_seen / result.train_seconds : 0;
+  result.examples_per_second = result.train_seconds > 0 ? examples_seen / result.train_seconds : 0;
   return result;
 }
 

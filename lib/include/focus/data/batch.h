@@ -13,7 +13,10 @@ struct Batch {
   torch::Tensor mask;     ///< optional validity mask, e.g. [B, L] bool, true = real token (not padding)
   std::map<std::string, torch::Tensor> extra;  ///< optional further inputs
 
+  /// Number of predictions (targets): examples, or masked tokens for a masked LM.
   int64_t size() const { return targets.defined() ? targets.size(0) : inputs.size(0); }
+  /// Number of examples (rows of inputs).
+  int64_t examples() const { return inputs.size(0); }
   /// A copy with every tensor moved to `device`.
   Batch to(const torch::Device& device) const;
 };

@@ -1,10 +1,11 @@
 #pragma once
-// Wiring for image classification: batch sources built from a recipe's data
-// section and the normalisation of a run.
+// Image classification: batch sources from a recipe's data section, the
+// normalisation of a run, and the task's training / evaluation data.
 #include <memory>
 
 #include "focus/data/image_batch_source.h"
 #include "focus/data/image_data_config.h"
+#include "focus/train/task.h"
 
 namespace focus::train {
 
@@ -13,5 +14,8 @@ namespace focus::train {
 std::unique_ptr<data::ImageBatchSource> make_image_source(data::ImageSet set, const data::Normalization& norm,
                                                           const data::ImageDataConfig& config, int64_t batch_size,
                                                           bool training);
+
+TaskData prepare_image_training(Recipe& recipe, const util::RunDirectory* existing);
+EvalData prepare_image_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size);
 
 }  // namespace focus::train

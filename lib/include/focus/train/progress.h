@@ -12,7 +12,7 @@ struct ProgressSnapshot {
   int64_t epoch = 0, epochs = 0;  ///< 1-based current epoch and total
   int64_t step = 0, steps = 0;    ///< batches done in this epoch and per epoch
   double loss = 0, accuracy = 0;  ///< running means over the epoch so far
-  double images_per_second = 0;
+  double examples_per_second = 0;
   double eta_seconds = 0;         ///< for the rest of the epoch
 };
 

@@ -7,17 +7,26 @@
 #include <vector>
 
 #include "focus/data/image_data_config.h"
+#include "focus/data/text_data_config.h"
 #include "focus/train/train_config.h"
 #include "focus/util/json_reader.h"
 
 namespace focus::train {
 
+/// The tasks a recipe can describe.
+inline constexpr const char* kImageClassification = "image_classification";
+inline constexpr const char* kTextClassification = "text_classification";
+inline constexpr const char* kMaskedLm = "masked_lm";
+
 struct Recipe {
   std::string name;                ///< run name, e.g. "fashion-attncnn"
-  std::string task = "image_classification";  ///< the only task so far
-  data::ImageDataConfig data;      ///< `data` section
+  std::string task = kImageClassification;  ///< image_classification, text_classification or masked_lm
+  data::ImageDataConfig image_data;///< `data` section of an image task
+  data::TextDataConfig text_data;  ///< `data` section of a text task
   util::Json model;                ///< `model` section, read by models::build_model
   TrainConfig train;               ///< `train` section
+
+  bool is_text() const { return task != kImageClassification; }
 };
 
 /// Reads a recipe file and applies "key.path=value" overrides.

@@ -24,7 +24,7 @@ struct FitResult {
   LoopState state;               ///< state after the last epoch run
   bool stopped_early = false;    ///< early stopping triggered
   double train_seconds = 0;      ///< wall time of this call's training passes
-  double images_per_second = 0;  ///< training throughput of this call
+  double examples_per_second = 0;  ///< training throughput of this call
 };
 
 class Trainer {

@@ -1,0 +1,20 @@
+#pragma once
+// Text classification and masked-LM pretraining: reading the split files,
+// labels, the tokenizer (trained on the training texts, loaded from the run
+// on resume, or taken from a pretrained run with model.init_from), encoding,
+// and the batch sources.
+#include <string>
+
+#include "focus/train/task.h"
+
+namespace focus::train {
+
+TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existing);
+EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size);
+
+/// Copies every "encoder.*" parameter of a masked-LM run's weights (best.pt)
+/// into `model`, which must have the same encoder shapes. Returns the number
+/// of tensors copied. Throws focus::Error naming the run on a mismatch.
+int64_t load_pretrained_encoder(models::Classifier& model, const std::string& pretrained_run);
+
+}  // namespace focus::train

@@ -1,0 +1,131 @@
+// From text to batches: truncation, sentence splitting, offsets, masked-LM
+// corruption statistics, padding and bucketing of text batches.
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <set>
+
+#include "focus/data/mlm_masking.h"
+#include "focus/data/text_batch_source.h"
+#include "focus/data/text_encoding.h"
+#include "focus/data/word_tokenizer.h"
+
+using namespace focus::data;
+
+namespace {
+std::vector<std::string> vocab(std::vector<std::string> words) {
+  std::vector<std::string> v = special_token_names();
+  v.insert(v.end(), words.begin(), words.end());
+  return v;
+}
+}  // namespace
+
+TEST_CASE("encode_text (flat): [CLS] first, truncation, offsets into the text", "[data][text]") {
+  WordTokenizer tok(vocab({"hello", "world", ".", "again"}));
+  const std::string text = "Hello, world. Hello again!";
+  TextEncodingOptions o;
+  o.max_length = 64;
+  auto full = encode_text(tok, text, o);
+  REQUIRE(full.tokens.size() == 8);  // [CLS] hello , world . hello again !
+  CHECK(full.tokens[0].id == SpecialTokens::cls);
+  CHECK(full.original_tokens == 7);
+  CHECK(text.substr(full.tokens[1].begin, full.tokens[1].end - full.tokens[1].begin) == "Hello");
+  CHECK(full.tokens[2].id == SpecialTokens::unk);  // "," is not in the vocabulary
+  CHECK(text.substr(full.tokens[6].begin, full.tokens[6].end - full.tokens[6].begin) == "again");
+  o.max_length = 4;
+  auto cut = encode_text(tok, text, o);
+  REQUIRE(cut.tokens.size() == 4);
+  CHECK(cut.tokens[3].id == tok.id_of("world"));
+  CHECK(cut.original_tokens == 7);
+  auto empty = encode_text(tok, "", o);
+  REQUIRE(empty.tokens.size() == 1);
+  CHECK(empty.tokens[0].id == SpecialTokens::cls);
+}
+
+TEST_CASE("encode_text (sentences): splits at . ! ? and blank lines, with limits", "[data][text]") {
+  WordTokenizer tok(vocab({"a", "b", "c", "d"}));
+  TextEncodingOptions o;
+  o.layout = TextLayout::sentences;
+  o.max_sentences = 10;
+  o.max_sentence_length = 10;
+  auto e = encode_text(tok, "a b. c d c!\na b\n\nd? c", o);
+  CHECK(e.sentence_lengths == std::vector<int64_t>{3, 4, 2, 2, 1});  // "a b ." "c d c !" "a b" "d ?" "c"
+  o.max_sentences = 2;
+  o.max_sentence_length = 2;
+  e = encode_text(tok, "a b. c d c!\na b\n\nd? c", o);
+  CHECK(e.sentence_lengths == std::vector<int64_t>{2, 2});
+  REQUIRE(e.tokens.size() == 4);
+  CHECK(e.tokens[2].id == tok.id_of("c"));
+  CHECK(encode_text(tok, "   ", o).sentence_lengths.empty());
+}
+
+TEST_CASE("mask_tokens: 15% chosen, 80/10/10, only real ordinary tokens", "[data][text]") {
+  const int64_t B = 200, L = 100, V = 1000;
+  auto ids = torch::randint(SpecialTokens::count, V, {B, L}, torch::kLong);
+  ids.index_put_({torch::indexing::Slice(), 0}, SpecialTokens::cls);
+  auto valid = torch::ones({B, L}, torch::kBool);
+  valid.index_put_({torch::indexing::Slice(0, B / 2), torch::indexing::Slice(L / 2)}, false);  // padding
+  ids.masked_fill_(valid.logical_not(), SpecialTokens::pad);
+  MlmMaskingOptions o;
+  o.vocab_size = V;
+  auto m = mask_tokens(ids, valid, o, 42);
+  const double candidates = valid.sum().item<double>() - B;  // minus [CLS]
+  const double chosen = m.positions.sum().item<double>();
+  CHECK(chosen / candidates == Approx(0.15).margin(0.01));
+  CHECK(m.targets.size(0) == static_cast<int64_t>(chosen));
+  CHECK(m.targets.equal(ids.index({m.positions})));
+  const bool on_special = (m.positions & (valid.logical_not() | ids.lt(SpecialTokens::count))).any().item<bool>();
+  CHECK_FALSE(on_special);
+  auto corrupted = m.inputs.index({m.positions});
+  const double masked = corrupted.eq(SpecialTokens::mask).sum().item<double>();
+  const double same = corrupted.eq(m.targets).sum().item<double>();
+  CHECK(masked / chosen == Approx(0.8).margin(0.02));
+  CHECK(same / chosen == Approx(0.1).margin(0.02));  // unchanged (a random pick equal to the original is rare)
+  CHECK((chosen - masked - same) / chosen == Approx(0.1).margin(0.02));
+  const bool random_in_range = corrupted.ge(SpecialTokens::count).logical_or(corrupted.eq(SpecialTokens::mask)).all().item<bool>();
+  CHECK(random_in_range);
+  CHECK(m.inputs.index({m.positions.logical_not()}).equal(ids.index({m.positions.logical_not()})));
+  CHECK(mask_tokens(ids, valid, o, 42).inputs.equal(m.inputs));
+  CHECK_FALSE(mask_tokens(ids, valid, o, 43).inputs.equal(m.inputs));
+  // At least one position when any token qualifies.
+  auto one = mask_tokens(torch::tensor({{2, 7}}, torch::kLong), torch::ones({1, 2}, torch::kBool), o, 1);
+  CHECK(one.targets.size(0) == 1);
+  o.vocab_size = 5;
+  CHECK_THROWS(mask_tokens(ids, valid, o, 1));
+}
+
+TEST_CASE("TextBatchSource pads to the longest text and covers every example once", "[data][text]") {
+  std::vector<EncodedText> texts;
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 23; ++i) {
+    EncodedText t;
+    for (int j = 0; j <= i % 7; ++j) t.tokens.push_back({5 + i, 0, 0});
+    texts.push_back(t);
+    labels.push_back(i % 3);
+  }
+  TextBatchOptions o;
+  o.batch_size = 5;
+  o.shuffle = true;
+  o.bucket_by_length = true;
+  TextBatchSource source(texts, labels, o);
+  CHECK(source.batches() == 5);
+  std::multiset<int64_t> seen;
+  auto stream = source.epoch(1, 1);
+  while (auto b = stream->next()) {
+    const auto lengths = b->mask.sum(1);
+    CHECK(lengths.max().item<int64_t>() == b->inputs.size(1));
+    for (int64_t r = 0; r < b->examples(); ++r) {
+      const int64_t first = b->inputs[r][0].item<int64_t>();
+      seen.insert(first - 5);
+      CHECK(b->targets[r].item<int64_t>() == (first - 5) % 3);
+      CHECK(lengths[r].item<int64_t>() == (first - 5) % 7 + 1);
+      const bool pads_are_zero = b->inputs[r].index({b->mask[r].logical_not()}).eq(0).all().item<bool>();
+      CHECK(pads_are_zero);
+    }
+  }
+  CHECK(seen.size() == 23);
+  CHECK(std::set<int64_t>(seen.begin(), seen.end()).size() == 23);
+  auto a = source.epoch(1, 2)->next(), again = source.epoch(1, 2)->next();
+  CHECK(a->inputs.equal(again->inputs));
+  CHECK_THROWS(TextBatchSource(texts, {1, 2}, o));
+}

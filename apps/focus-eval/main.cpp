@@ -8,10 +8,15 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Evaluate a trained run on a data split: accuracy, top-k, per-class precision/recall/F1,\n"
       "macro-F1, confusion matrix and calibration (ECE). Writes eval.json, confusion.png and a\n"
-      "self-contained report.html (prefixed with the split name unless it is 'test').\n\n"
+      "self-contained report.html (prefixed with the split name unless it is 'test').\n"
+      "Works for image and text classification runs; when the text data names a group field\n"
+      "(e.g. easy_ham / hard_ham / spam), eval.json also holds the accuracy of each group.\n"
+      "Masked-LM pretraining runs are not classifiers: their metrics.jsonl has the masked-token\n"
+      "loss and accuracy.\n\n"
       "Examples:\n"
       "  focus-eval --run runs/fashion\n"
       "  focus-eval --run runs/fashion --split val\n"
+      "  focus-eval --run runs/spam\n"
       "  focus-eval --run runs/a --ensemble runs/b runs/c --out runs/ensemble",
       "focus-eval"};
   focus::eval::EvaluationRequest request;
@@ -39,7 +44,7 @@ int main(int argc, char** argv) {
     request.device = common.device;
     auto summary = focus::eval::run_evaluation(request);
     const auto& m = summary.metrics;
-    std::printf("%s split: %ld images\n", request.split.c_str(), static_cast<long>(m.count));
+    std::printf("%s split: %ld examples\n", request.split.c_str(), static_cast<long>(m.count));
     std::printf("accuracy %.4f  macro-F1 %.4f  NLL %.4f  ECE %.4f\n", m.accuracy, m.macro_f1, m.nll, m.ece);
     for (const auto& [k, acc] : m.topk) std::printf("top-%d %.4f\n", k, acc);
     for (const auto& f : summary.files) std::printf("wrote %s\n", f.c_str());

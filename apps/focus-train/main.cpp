@@ -9,7 +9,8 @@ int main(int argc, char** argv) {
       "Train a model from a recipe (models/*.json) into a run directory.\n"
       "Tasks (the recipe's \"task\"): image_classification (attncnn, vit), text_classification\n"
       "(text_transformer, han, bag_of_embeddings) and masked_lm (pretrain a text encoder; a\n"
-      "text_transformer recipe starts from it with --set model.init_from=RUN_DIR).\n"
+      "text_transformer recipe starts from it with --set model.init_from=RUN_DIR: the encoder\n"
+      "shape and the tokenizer then come from that run, and data.max_length may not exceed its).\n"
       "The run directory gets the resolved recipe, labels, input.json, the normalisation (images)\n"
       "or tokenizer (text), metrics.jsonl, checkpoint.pt (every epoch), best.pt (best validation\n"
       "epoch) and summary.json.\n\n"
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", request.stop_after_epoch,
                  "Stop after this epoch as if interrupted (the schedule still spans train.epochs)")
       ->check(CLI::NonNegativeNumber);
-  auto* seed_opt = app.add_option("--seed", seed, "Seed for initialisation, data order and augmentation "
+  auto* seed_opt = app.add_option("--seed", seed, "Seed for initialisation, data order, augmentation and masking "
                                                   "(overrides train.seed)");
   app.add_flag("--no-progress", no_progress, "No progress bar or progress lines, only per-epoch lines");
   focus::apps::add_common_flags(app, common);

@@ -57,6 +57,10 @@ TEST_CASE("encode_text (sentences): splits at . ! ? and blank lines, with limits
   REQUIRE(e.tokens.size() == 4);
   CHECK(e.tokens[2].id == tok.id_of("c"));
   CHECK(encode_text(tok, "   ", o).sentence_lengths.empty());
+  o.max_sentences = 10;
+  o.max_sentence_length = 20;
+  // Punctuation inside a URL or number, and runs of it, do not split.
+  CHECK(encode_text(tok, "a www.b.c/d.html b 3.5 c... d?! a", o).sentence_lengths == std::vector<int64_t>{18, 3, 1});
 }
 
 TEST_CASE("mask_tokens: 15% chosen, 80/10/10, only real ordinary tokens", "[data][text]") {

@@ -48,13 +48,13 @@ pass "hierarchical attention network trained and evaluated"
   --set train.epochs=1 --set data.tokenizer.vocab_size=1000 > "$WORK/mlm.out" 2> "$WORK/mlm.err"
 grep -q '"val_loss"' "$WORK/mlm/metrics.jsonl" || fail "masked-LM run logged no validation loss"
 expect_failure "focus-eval on a masked-LM run" "masked-LM pretraining run" "$FOCUS_EVAL" --run "$WORK/mlm" --threads 2
-"$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-transformer.json" --out "$WORK/ft" "${SMALL[@]}" \
+"$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-finetune.json" --out "$WORK/ft" "${SMALL[@]}" \
   --set train.epochs=1 --set "model.init_from=$WORK/mlm" > /dev/null 2> "$WORK/ft.err"
 grep -q "initialised .* encoder tensors from" "$WORK/ft.err" || fail "fine-tuning did not load the pretrained encoder"
 cmp -s "$WORK/mlm/tokenizer.model" "$WORK/ft/tokenizer.model" || fail "fine-tuning did not reuse the pretrained tokenizer"
 grep -q '"dim": 32' "$WORK/ft/recipe.json" || fail "fine-tuning did not inherit the encoder shape"
 expect_failure "init_from with a conflicting width" "pretrained encoder" \
-  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-transformer.json" --out "$WORK/ft2" "${SMALL[@]}" \
+  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-finetune.json" --out "$WORK/ft2" "${SMALL[@]}" \
   --set model.dim=64 --set "model.init_from=$WORK/mlm"
 pass "masked-LM pretraining and fine-tuning from it"
 

@@ -22,7 +22,6 @@ std::filesystem::path library_directory() {
 
 const Backend* load_backend() {
   std::vector<std::filesystem::path> candidates;
-  if (const char* dir = std::getenv("FOCUS_PLUGIN_DIR")) candidates.emplace_back(std::filesystem::path(dir) / kPluginFile);
   const auto here = library_directory();
   candidates.push_back(here / kPluginFile);
   candidates.push_back(here / "focus" / kPluginFile);  // installed layout: <libdir>/focus/

@@ -51,7 +51,10 @@ class Backend {
 };
 
 /// The plugin's backend, loaded on first use from the directory of
-/// libfocus.so (or $FOCUS_PLUGIN_DIR). Throws focus::Error if it cannot be loaded.
+/// libfocus.so (or its focus/ subdirectory). Throws focus::Error if it cannot
+/// be loaded. Limits: sanitizer runtimes refuse RTLD_DEEPBIND, and the plugin
+/// must be built with the same compiler and standard library as libfocus
+/// (std::string and std::vector cross the interface).
 const Backend& backend();
 
 }  // namespace focus::data::spm

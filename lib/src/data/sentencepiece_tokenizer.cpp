@@ -132,7 +132,7 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string serialized_model, std
     throw Error(origin + ": model_type must be \"unigram\" or \"bpe\", found \"" + model_type_ + "\"");
   try {
     model_ = spm::backend().load(serialized_model_);
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {
     if (dynamic_cast<const Error*>(&e)) throw;
     throw Error(origin + ": not a valid SentencePiece model (" + e.what() + ")");
   }
@@ -161,7 +161,7 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::train(const Toke
   std::string model;
   try {
     model = spm::backend().train(trainer_options(config), lines);
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {
     if (dynamic_cast<const Error*>(&e)) throw;
     throw Error("tokenizer: SentencePiece " + config.model_type + " training with vocab_size " +
                 std::to_string(config.vocab_size) + " on " + std::to_string(lines.size()) + " lines failed: " +
@@ -202,7 +202,7 @@ std::vector<Token> SentencePieceTokenizer::tokenize(std::string_view text) const
   std::vector<Piece> encoded;
   try {
     encoded = model_->encode(text);
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {
     throw Error(std::string("sentencepiece tokenizer: cannot encode text: ") + e.what());
   }
   tokens.reserve(encoded.size());

@@ -12,6 +12,16 @@ bool ends_sentence(std::string_view text, const Token& token) {
   return last == '.' || last == '!' || last == '?';
 }
 
+/// Sentence punctuation ends a sentence only before whitespace or the end of
+/// the text, so "www.a.com", "3.5" and "Wait..." do not split.
+bool closes_sentence(std::string_view text, const std::vector<Token>& tokens, size_t i) {
+  if (!ends_sentence(text, tokens[i])) return false;
+  if (i + 1 == tokens.size()) return true;
+  const auto gap = text.substr(static_cast<size_t>(tokens[i].end),
+                               static_cast<size_t>(tokens[i + 1].begin - tokens[i].end));
+  return gap.find_first_of(" \t\r\n\f\v") != std::string_view::npos;
+}
+
 bool blank_line_between(std::string_view text, const Token& a, const Token& b) {
   const auto gap = text.substr(static_cast<size_t>(a.end), static_cast<size_t>(b.begin - a.end));
   const auto first = gap.find('\n');
@@ -52,7 +62,7 @@ EncodedText encode_sentences(std::string_view text, const std::vector<Token>& to
       out.tokens.push_back(tokens[i]);
       ++current;
     }
-    if (ends_sentence(text, tokens[i])) close();
+    if (closes_sentence(text, tokens, i)) close();
   }
   close();
   return out;

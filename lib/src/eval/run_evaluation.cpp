@@ -29,6 +29,9 @@ util::Json group_accuracy(const std::vector<float>& probs, const std::vector<int
     c.first += predicted == labels[i] ? 1 : 0;
     c.second += 1;
   }
+  if (groups.size() != labels.size())
+    throw Error("internal: " + std::to_string(groups.size()) + " group names for " + std::to_string(labels.size()) +
+                " examples");
   util::Json out = util::Json::object();
   for (const auto& [group, c] : counts)
     out[group] = {{"examples", c.second}, {"accuracy", static_cast<double>(c.first) / static_cast<double>(c.second)}};

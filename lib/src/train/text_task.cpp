@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
 #include "focus/data/text_batch_source.h"
 #include "focus/data/text_reader.h"
+#include "focus/models/masked_language_model.h"
+#include "focus/models/text_transformer.h"
 #include "focus/util/error.h"
 #include "focus/util/log.h"
 
@@ -168,13 +171,16 @@ models::InputSpec inherit_pretrained(Recipe& recipe, const std::string& run_dir)
   if (pretrained.task != kMaskedLm)
     throw Error("model.init_from: " + run_dir + " is a " + pretrained.task + " run, not a masked_lm run");
   if (!run.exists("best.pt")) throw Error("model.init_from: " + run.file("best.pt").string() + " does not exist");
+  // Compare parsed settings, so defaults count as much as written values.
+  const auto theirs = models::to_json(models::parse_masked_lm_options(pretrained.model, origin + ": model").encoder);
+  const auto ours = models::to_json(models::parse_text_transformer_options(recipe.model, "model").encoder);
   for (const char* key : {"dim", "layers", "heads", "ff_dim", "positions"}) {
-    if (!pretrained.model.contains(key)) continue;
-    if (recipe.model.contains(key) && recipe.model[key] != pretrained.model[key])
-      throw Error("model." + std::string(key) + " is " + recipe.model[key].dump() + " but the pretrained encoder in " +
-                  run_dir + " has " + pretrained.model[key].dump() + " (leave it out to inherit it)");
-    recipe.model[key] = pretrained.model[key];
+    if (recipe.model.contains(key) && ours[key] != theirs[key])
+      throw Error("model." + std::string(key) + " is " + ours[key].dump() + " but the pretrained encoder in " + run_dir +
+                  " has " + theirs[key].dump() + " (leave it out to inherit it)");
+    recipe.model[key] = theirs[key];
   }
+  recipe.text_data.tokenizer = pretrained.text_data.tokenizer;  // the tokenizer used is the pretrained one
   auto input = models::input_spec_from_json(run.read_json("input.json"), run.file("input.json").string());
   if (recipe.text_data.max_length > input.max_length)
     throw Error("data.max_length " + std::to_string(recipe.text_data.max_length) +
@@ -189,6 +195,11 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
   config.root = fs::absolute(config.root).lexically_normal().string();
   const bool masked_lm = recipe.task == kMaskedLm;
   auto splits = load_train_val(config, !masked_lm);
+  std::optional<models::InputSpec> saved_input;
+  if (existing) {  // a resumed run keeps the labels and input it started with
+    util::convert(existing->read_json("labels.json"), existing->file("labels.json").string(), config.class_names);
+    saved_input = models::input_spec_from_json(existing->read_json("input.json"), existing->file("input.json").string());
+  }
 
   std::string init_from = existing ? std::string() : init_from_of(recipe);
   models::InputSpec pretrained_input;
@@ -213,6 +224,8 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
                       texts.size());
   }
 
+  if (masked_lm && config.train_fraction < 1.0)
+    util::log()->warn("data.train_fraction is ignored for masked-LM pretraining (it uses every training text)");
   TaskData task;
   std::vector<int64_t> train_labels, val_labels;
   if (!masked_lm) {
@@ -224,7 +237,16 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
     keep_fraction(splits.train, train_labels, config.train_fraction, config.split_seed);
   }
   task.input.vocab_size = tokenizer->vocab_size();
-  task.input.max_length = init_from.empty() ? config.max_length : pretrained_input.max_length;
+  task.input.max_length = !init_from.empty() ? pretrained_input.max_length
+                          : saved_input      ? saved_input->max_length
+                                             : config.max_length;
+  if (saved_input && saved_input->vocab_size != task.input.vocab_size)
+    throw Error(existing->file("input.json").string() + ": the run was trained with " +
+                std::to_string(saved_input->vocab_size) + " tokens but its tokenizer has " +
+                std::to_string(task.input.vocab_size));
+  if (task.input.max_length < config.max_length)
+    throw Error("data.max_length " + std::to_string(config.max_length) + " is longer than the model's " +
+                std::to_string(task.input.max_length) + " positions");
   task.input.num_classes = masked_lm ? tokenizer->vocab_size() : static_cast<int64_t>(task.class_names.size());
   task.input.channels = task.input.height = task.input.width = 0;
   task.description = std::to_string(splits.train.size()) + " train, " + std::to_string(splits.val.size()) +

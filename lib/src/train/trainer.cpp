@@ -86,6 +86,9 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                        elapsed / step * static_cast<double>(steps - step)});
     }
     progress.end_epoch();
+    if (seen == 0)
+      throw Error("epoch " + std::to_string(epoch) + " had nothing to predict (every batch was empty: are all "
+                  "training texts empty?)");
     const double train_time = seconds_since(start);
     result.train_seconds += train_time;
     examples_seen += examples;
@@ -98,7 +101,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                         {"train_seconds", train_time}};
     double monitored;
     if (val.size() > 0) {
-      const auto v = run_inference(*model_, val, device_);
+      const auto v = run_inference(*model_, val, device_, /*keep_probabilities=*/false);
       if (!std::isfinite(v.loss))
         throw Error("validation loss is " + std::to_string(v.loss) + " at epoch " + std::to_string(epoch) +
                     " (the model diverged: lower train.optimizer.lr or set train.grad_clip_norm)");

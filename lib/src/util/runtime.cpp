@@ -21,6 +21,10 @@ void configure_allocator() {
 #ifdef M_MMAP_THRESHOLD
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  // Blocks above the threshold (attention scores of long texts, embedding
+  // gradients) would still be mmap-ed afresh every step: serve them from the
+  // heap too, where freed memory is reused.
+  mallopt(M_MMAP_MAX, 0);
 #endif
 }
 

@@ -2,7 +2,7 @@
 // From a text to the token sequence a model reads, with the truncation policy:
 //  - flat layout: "[CLS] t1 t2 ...", cut to max_length tokens ([CLS] included);
 //  - sentence layout (hierarchical models): the tokens split into sentences
-//    (after a token ending in . ! or ?, and at blank lines), each sentence cut
+//    (after . ! or ? followed by whitespace, and at blank lines), each sentence cut
 //    to max_sentence_length tokens, at most max_sentences sentences.
 // Every token keeps its byte offsets into the original text; [CLS] has the
 // empty range [0, 0).

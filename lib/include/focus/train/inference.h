@@ -8,12 +8,16 @@
 namespace focus::train {
 
 struct InferenceResult {
-  torch::Tensor probabilities;  ///< float [N, num_classes], on the CPU
-  torch::Tensor targets;        ///< int64 [N], on the CPU
+  torch::Tensor probabilities;  ///< float [N, num_classes], on the CPU (when kept)
+  torch::Tensor targets;        ///< int64 [N], on the CPU (when kept)
+  int64_t count = 0;            ///< predictions made
   double loss = 0;              ///< mean cross-entropy (no label smoothing)
   double accuracy = 0;          ///< top-1
 };
 
-InferenceResult run_inference(models::Classifier& model, const data::BatchSource& source, const torch::Device& device);
+/// Without `keep_probabilities` only loss and accuracy are computed (memory
+/// stays small for a masked LM, whose "classes" are the vocabulary).
+InferenceResult run_inference(models::Classifier& model, const data::BatchSource& source, const torch::Device& device,
+                              bool keep_probabilities = true);
 
 }  // namespace focus::train

@@ -11,7 +11,7 @@ namespace focus::util {
 int configure_threads(int threads);
 
 /// Keeps freed memory in the process instead of returning it to the kernel
-/// after every step (glibc malloc: mmap threshold 32 MiB, no trimming below
+/// after every step (glibc malloc: no mmap-ed blocks, no trimming below
 /// 1 GiB). LibTorch frees and reallocates its activations every step; with
 /// glibc's defaults each of those is a fresh mmap whose pages fault in again,
 /// which made training here up to 6x slower. Process-wide: called by the apps.

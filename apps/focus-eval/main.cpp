@@ -7,8 +7,9 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "Evaluate a trained run on a data split: accuracy, top-k, per-class precision/recall/F1,\n"
-      "macro-F1, confusion matrix and calibration (ECE). Writes eval.json, confusion.png and a\n"
-      "self-contained report.html (prefixed with the split name unless it is 'test').\n"
+      "macro-F1, confusion matrix and calibration (ECE). Writes eval.json, confusion.png, a\n"
+      "self-contained report.html and predictions.jsonl (one line per example: label, prediction,\n"
+      "its probability), each prefixed with the split name unless it is 'test'.\n"
       "Works for image and text classification runs; when the text data names a group field\n"
       "(e.g. easy_ham / hard_ham / spam), eval.json also holds the accuracy of each group.\n"
       "Masked-LM pretraining runs are not classifiers: their metrics.jsonl has the masked-token\n"

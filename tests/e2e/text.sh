@@ -30,12 +30,24 @@ acc=$(json_get "$WORK/tr/eval.json" accuracy)
 awk -v a="$acc" 'BEGIN { exit !(a > 0.7) }' || fail "spam test accuracy $acc is not above 0.7"
 grep -q '"hard_ham"' "$WORK/tr/eval.json" || fail "eval.json lacks the per-group accuracy (hard_ham)"
 grep -q "spam" "$WORK/tr/report.html" || fail "report.html lacks the class names"
+[ "$(wc -l < "$WORK/tr/predictions.jsonl")" -eq 200 ] || fail "predictions.jsonl should have one line per test text"
+grep -q '"group":"hard_ham"' "$WORK/tr/predictions.jsonl" || fail "predictions.jsonl lacks the groups"
 pass "text evaluation: accuracy $acc on $count texts, per-group accuracy reported"
 
 "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-bow.json" --out "$WORK/bow" "${SMALL[@]}" \
   --set model.bigram_buckets=1000 > /dev/null
 grep -q '"kind": "word"' "$WORK/bow/tokenizer.json" || fail "the bag-of-embeddings run has no word tokenizer"
 pass "bag-of-embeddings baseline trained with the word tokenizer"
+
+# Interrupt after one epoch and resume: the tokenizer and input come from the run.
+"$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-bow.json" --out "$WORK/bow-r" "${SMALL[@]}" \
+  --set model.bigram_buckets=1000 --stop-after 1 > /dev/null
+"$FOCUS_TRAIN" --resume --out "$WORK/bow-r" --threads 2 --no-progress > /dev/null
+[ "$(wc -l < "$WORK/bow-r/metrics.jsonl")" -eq 2 ] || fail "resumed text run should have 2 epochs in metrics.jsonl"
+a=$(grep -o '"val_loss": *[0-9.e-]*' "$WORK/bow/metrics.jsonl" | tail -n1)
+b=$(grep -o '"val_loss": *[0-9.e-]*' "$WORK/bow-r/metrics.jsonl" | tail -n1)
+[ "$a" = "$b" ] || fail "2 epochs ($a) differ from 1 epoch + resume + 1 epoch ($b)"
+pass "text run resumed: same validation loss as an uninterrupted run ($a)"
 
 "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-han.json" --out "$WORK/han" "${SMALL[@]}" \
   --set train.epochs=1 --set data.max_sentences=8 --set data.max_sentence_length=16 > /dev/null

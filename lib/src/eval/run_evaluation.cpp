@@ -37,6 +37,24 @@ util::Json group_accuracy(const std::vector<float>& probs, const std::vector<int
     out[group] = {{"examples", c.second}, {"accuracy", static_cast<double>(c.first) / static_cast<double>(c.second)}};
   return out;
 }
+/// One JSON line per example: its label, the prediction and its probability
+/// (and the group, when the data has one), in the order of the split.
+std::string predictions_jsonl(const std::vector<float>& probs, const std::vector<int64_t>& labels,
+                              const std::vector<std::string>& class_names, const std::vector<std::string>& groups) {
+  const auto classes = class_names.size();
+  std::string out;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const float* row = probs.data() + i * classes;
+    const auto predicted = static_cast<size_t>(std::max_element(row, row + classes) - row);
+    util::Json line = {{"index", i},
+                       {"label", class_names[static_cast<size_t>(labels[i])]},
+                       {"predicted", class_names[predicted]},
+                       {"probability", row[predicted]}};
+    if (!groups.empty()) line["group"] = groups[i];
+    out += line.dump() + "\n";
+  }
+  return out;
+}
 }  // namespace
 
 EvaluationSummary run_evaluation(const EvaluationRequest& request) {
@@ -124,7 +142,9 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
   dir.write_json(prefix + "eval.json", json);
   dir.write_text(prefix + "confusion.png", report.confusion_png);
   dir.write_text(prefix + "report.html", html);
-  for (const char* f : {"eval.json", "confusion.png", "report.html"}) summary.files.push_back(dir.file(prefix + f).string());
+  dir.write_text(prefix + "predictions.jsonl", predictions_jsonl(p, labels, class_names, groups));
+  for (const char* f : {"eval.json", "confusion.png", "report.html", "predictions.jsonl"})
+    summary.files.push_back(dir.file(prefix + f).string());
   summary.metrics = std::move(metrics);
   return summary;
 }

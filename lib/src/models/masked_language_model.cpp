@@ -33,9 +33,7 @@ torch::Tensor MaskedLanguageModelImpl::run(const data::Batch& batch, std::vector
   auto it = batch.extra.find(data::kMlmPositions);
   TORCH_CHECK(it != batch.extra.end(), "MaskedLanguageModel: the batch has no '", data::kMlmPositions, "' tensor");
   auto encoded = encoder->forward(batch.inputs, batch.mask, maps != nullptr);
-  if (maps)
-    for (size_t i = 0; i < encoded.weights.size(); ++i)
-      maps->push_back({"encoder.layer" + std::to_string(i), encoded.weights[i]});
+  if (maps) append_encoder_attention(*maps, encoded.weights);
   auto hidden = encoded.output.index({it->second});  // [N, dim], row-major order of the marked positions
   hidden = norm(torch::gelu(transform(hidden)));
   return torch::nn::functional::linear(hidden, encoder->embedding->weight, decoder_bias);

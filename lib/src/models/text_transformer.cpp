@@ -37,10 +37,7 @@ TextTransformerImpl::TextTransformerImpl(TextTransformerOptions options_) : opti
 torch::Tensor TextTransformerImpl::run(const data::Batch& batch, std::vector<NamedAttention>* maps) {
   TORCH_CHECK(batch.mask.defined(), "TextTransformer: the batch has no padding mask");
   auto encoded = encoder->forward(batch.inputs, batch.mask, maps != nullptr);
-  if (maps) {
-    for (size_t i = 0; i < encoded.weights.size(); ++i)
-      maps->push_back({"encoder.layer" + std::to_string(i), encoded.weights[i]});
-  }
+  if (maps) append_encoder_attention(*maps, encoded.weights);
   torch::Tensor summary;
   if (pool) {
     auto pooled = pool(encoded.output, batch.mask);

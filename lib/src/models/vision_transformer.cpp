@@ -54,9 +54,7 @@ torch::Tensor VisionTransformerImpl::run(const data::Batch& batch, std::vector<N
   auto tokens = patch_embedding(images).flatten(2).transpose(1, 2);  // [B, P, dim]
   tokens = torch::cat({cls_token.expand({tokens.size(0), 1, options.dim}), tokens}, 1) + positions;
   auto encoded = encoder->forward(dropout(tokens), {}, maps != nullptr);
-  if (maps)
-    for (size_t i = 0; i < encoded.weights.size(); ++i)
-      maps->push_back({"encoder.layer" + std::to_string(i), encoded.weights[i]});
+  if (maps) append_encoder_attention(*maps, encoded.weights);
   return classifier(encoded.output.select(1, 0));
 }
 

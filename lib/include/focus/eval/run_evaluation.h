@@ -1,6 +1,7 @@
 #pragma once
 // The job behind focus-eval: load one or more runs, predict a split, compute
-// metrics and write eval.json, confusion.png and report.html.
+// metrics and write eval.json, confusion.png, report.html and predictions.jsonl
+// (one line per example: label, prediction, its probability, group).
 #include <string>
 #include <vector>
 

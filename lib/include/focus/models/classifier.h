@@ -23,6 +23,11 @@ struct ClassifierOutput {
   std::vector<NamedAttention> attention; ///< every attention map, in forward order
 };
 
+/// Appends a Transformer encoder's per-layer weights as "encoder.layer0", "encoder.layer1", ...
+inline void append_encoder_attention(std::vector<NamedAttention>& maps, const std::vector<torch::Tensor>& layers) {
+  for (size_t i = 0; i < layers.size(); ++i) maps.push_back({"encoder.layer" + std::to_string(i), layers[i]});
+}
+
 class Classifier : public torch::nn::Module {
  public:
   /// Logits [B, num_classes] for a batch.

@@ -97,7 +97,10 @@ check_spam() {
   if [ -f "$SPAM_DIR/train.jsonl" ] && [ -f "$SPAM_DIR/val.jsonl" ] && [ -f "$SPAM_DIR/test.jsonl" ]; then
     log "SpamAssassin ok: $SPAM_DIR"
   elif [ "$1" = fetch ]; then
-    bash "$(dirname "$0")/../data/fetch-spamassassin.sh" --out "$SPAM_DIR"
+    # The corpus is data, not a build dependency: without it the text end-to-end
+    # test is skipped, so a failed download is a warning here.
+    bash "$(dirname "$0")/../data/fetch-spamassassin.sh" --out "$SPAM_DIR" ||
+      log "WARNING: could not fetch the SpamAssassin corpus; text end-to-end tests will be skipped"
   else
     log "ERROR: SpamAssassin splits not found in $SPAM_DIR (run data/fetch-spamassassin.sh)"; return 1
   fi

@@ -157,9 +157,8 @@ data::TextBatchOptions batch_options(const Recipe& recipe, const models::InputSp
 
 /// The pretrained run a classification recipe starts from ("" = none).
 std::string init_from_of(const Recipe& recipe) {
-  if (recipe.model.contains("init_from") && recipe.model["init_from"].is_string())
-    return recipe.model["init_from"].get<std::string>();
-  return {};
+  if (models::architecture_of(recipe.model, "model") != "text_transformer") return {};
+  return models::parse_text_transformer_options(recipe.model, "model").init_from;
 }
 
 /// Takes the encoder shape of the pretrained run into the recipe (a mismatch

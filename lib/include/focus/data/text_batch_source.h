@@ -30,10 +30,10 @@ class TextBatchSource : public BatchSource {
   int64_t size() const override { return static_cast<int64_t>(texts_.size()); }
   int64_t batches() const override;
   std::unique_ptr<BatchStream> epoch(uint64_t seed, int64_t epoch) const override;
-  /// The batch of the given examples (in that order), without masking.
-  Batch make_batch(const std::vector<int64_t>& indices) const;
 
  private:
+  /// The batch of the given examples (in that order), without masking.
+  Batch make_batch(const std::vector<int64_t>& indices) const;
   std::vector<std::vector<int64_t>> plan(uint64_t seed, int64_t epoch) const;
 
   std::vector<EncodedText> texts_;

@@ -1,7 +1,9 @@
 #include "focus/util/runtime.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include <torch/cuda.h>
@@ -14,6 +16,16 @@ namespace focus::util {
 int configure_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
+  // OpenBLAS keeps its own pool of worker threads, which spin for a while
+  // after every call. Next to LibTorch's OpenMP threads they oversubscribe the
+  // cores: on 2 cores a text Transformer trained 1.5x and the multimodal
+  // network 2.3x slower (docs/BENCHMARKS.md). BLAS therefore runs in the
+  // calling thread; LibTorch's own threads do the parallel work. An explicit
+  // OPENBLAS_NUM_THREADS in the environment is left as it is.
+  using SetThreads = void (*)(int);
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr)
+    if (auto* set_blas_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+      set_blas_threads(1);
   return torch::get_num_threads();
 }
 

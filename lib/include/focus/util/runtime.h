@@ -7,7 +7,9 @@
 namespace focus::util {
 
 /// Sets LibTorch's intra-op thread count; `threads <= 0` means all cores.
-/// Returns the count in effect.
+/// OpenBLAS, when it is the BLAS, is set to run in the calling thread (its
+/// spinning workers would compete with LibTorch's) unless OPENBLAS_NUM_THREADS
+/// is set in the environment. Returns the count in effect.
 int configure_threads(int threads);
 
 /// Keeps freed memory in the process instead of returning it to the kernel

@@ -3,10 +3,12 @@
 #   1. build times: a clean build (ccache off) and an incremental one (one .cpp touched);
 #   2. Fashion-MNIST training: the default recipe, its no-attention ablation and the ViT;
 #   3. SpamAssassin: the text Transformer, HAN, bag of embeddings, and the few-label
-#      experiment (5% of the labels, with and without masked-LM pretraining).
+#      experiment (5% of the labels, with and without masked-LM pretraining);
+#   4. Sort-of-CLEVR visual question answering: FusionNet with each fusion
+#      (cross, film, concat, late), accuracy per question type.
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|all]        (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|all]        (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +59,7 @@ bench_run() {
       const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
       const spam = e.per_class.find(c => c.name === "spam");
       const g = Object.entries(e.groups).map(([k, v]) => `${k} ${(100 * v.accuracy).toFixed(2)}%`).join(", ");
-      process.stdout.write(` ${spam ? spam.f1.toFixed(4) : "-"} | ${g} |`);' "$run/eval.json")
+      process.stdout.write(`${spam ? " " + spam.f1.toFixed(4) + " |" : ""} ${g} |`);' "$run/eval.json")
   fi
   awk -v r="$name" -v a="$acc" -v f="$f1" -v e="$ece" -v n="$epochs" -v s="$secs" -v i="$ips" -v p="$params" -v x="$extra" \
     'BEGIN { printf "| %s | %.2f%% | %.4f | %.4f | %s | %.1f min | %.0f | %s |%s\n", r, a * 100, f, e, n, s / 60, i, p, x }' \
@@ -94,5 +96,12 @@ if [ "$what" = text ] || [ "$what" = all ]; then
   bench_run few-labels-scratch spam-transformer --set data.train_fraction=0.05 --set train.epochs=20
   bench_run few-labels-pretrained spam-finetune --set data.train_fraction=0.05 --set train.epochs=20 \
     --set model.init_from=runs/bench-spam-mlm
+fi
+if [ "$what" = clevr ] || [ "$what" = all ]; then
+  cmake --build build > /dev/null
+  [ -s data/sort-of-clevr/dataset.json ] ||
+    build/apps/focus-data sort-of-clevr --out data/sort-of-clevr --images 10000 --seed 1 > /dev/null
+  header " accuracy by question type |" " --- |"
+  for fusion in cross film concat late; do bench_run "clevr-$fusion" "clevr-$fusion"; done
 fi
 echo "raw outputs: $out/"

@@ -10,14 +10,17 @@ int main(int argc, char** argv) {
       "macro-F1, confusion matrix and calibration (ECE). Writes eval.json, confusion.png, a\n"
       "self-contained report.html and predictions.jsonl (one line per example: label, prediction,\n"
       "its probability), each prefixed with the split name unless it is 'test'.\n"
-      "Works for image and text classification runs; when the text data names a group field\n"
-      "(e.g. easy_ham / hard_ham / spam), eval.json also holds the accuracy of each group.\n"
+      "Works for image, text and image + text (multimodal) classification runs. When the data\n"
+      "names a group field (e.g. easy_ham / hard_ham / spam, or a question type), or --group-by\n"
+      "names a field of the text or manifest records, eval.json and the report also hold the\n"
+      "accuracy of each group.\n"
       "Masked-LM pretraining runs are not classifiers: their metrics.jsonl has the masked-token\n"
       "loss and accuracy.\n\n"
       "Examples:\n"
       "  focus-eval --run runs/fashion\n"
       "  focus-eval --run runs/fashion --split val\n"
       "  focus-eval --run runs/spam\n"
+      "  focus-eval --run runs/clevr-cross --group-by subtype\n"
       "  focus-eval --run runs/a --ensemble runs/b runs/c --out runs/ensemble",
       "focus-eval"};
   focus::eval::EvaluationRequest request;
@@ -35,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", request.out_dir, "Output directory (default: the run; <run>/ensemble for an ensemble)");
   app.add_option("--batch-size", request.batch_size, "Batch size (0 = the recipe's eval_batch_size)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--group-by", request.group_by,
+                 "Field of the text/manifest records whose values group the examples (accuracy per group; "
+                 "default: the recipe's group_field)");
   app.add_option("--topk", request.topk, "Top-k accuracies to report")->capture_default_str();
   focus::apps::add_common_flags(app, common);
 

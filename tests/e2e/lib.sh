@@ -3,7 +3,7 @@
 set -euo pipefail
 : "${FOCUS_TRAIN:?set by ctest}" "${FOCUS_EVAL:?set by ctest}" "${FOCUS_SOURCE_DIR:?set by ctest}"
 : "${FOCUS_FASHION:=/usr/share/datasets/fashion-mnist}"
-if [ -z "${FOCUS_E2E_TEXT:-}" ] && [ ! -s "$FOCUS_FASHION/train-images-idx3-ubyte.gz" ]; then
+if [ -z "${FOCUS_E2E_TEXT:-}${FOCUS_E2E_NO_FASHION:-}" ] && [ ! -s "$FOCUS_FASHION/train-images-idx3-ubyte.gz" ]; then
   echo "SKIP: Fashion-MNIST not found in $FOCUS_FASHION (scripts/setup.sh installs dataset-fashion-mnist)"
   exit 77
 fi

@@ -94,3 +94,24 @@ TEST_CASE("MultiHeadAttention supports keys of another width (cross-attention)",
   CHECK(out.output.sizes() == torch::IntArrayRef({2, 7, 8}));
   CHECK(out.weights.sizes() == torch::IntArrayRef({2, 4, 7, 9}));
 }
+
+TEST_CASE("MultiHeadAttention::forward_grouped equals forward with each query's key set", "[nn]") {
+  torch::manual_seed(11);
+  focus::nn::MultiHeadAttention mha(focus::nn::MultiHeadAttentionOptions(16, 4).kdim(8).vdim(8));
+  mha->eval();
+  auto query = torch::randn({5, 3, 16});
+  auto keys = torch::randn({2, 7, 8});  // two key sets
+  auto group = torch::tensor({0, 1, 1, 0, 1}, torch::kLong);
+  focus::nn::AttentionMasks masks;
+  masks.key_padding = torch::zeros({5, 7}, torch::kBool);
+  masks.key_padding.index_put_({1, torch::indexing::Slice(5, 7)}, true);
+  auto grouped = mha->forward_grouped(query, keys, keys, group, masks);
+  auto gathered = keys.index_select(0, group);
+  auto plain = mha->forward(query, gathered, gathered, masks);
+  CHECK(grouped.output.sizes() == std::vector<int64_t>{5, 3, 16});
+  CHECK(grouped.weights.sizes() == std::vector<int64_t>{5, 4, 3, 7});
+  CHECK(torch::allclose(grouped.output, plain.output, 1e-5, 1e-6));
+  CHECK(torch::allclose(grouped.weights, plain.weights, 1e-5, 1e-6));
+  CHECK(grouped.weights[1].index({torch::indexing::Ellipsis, torch::indexing::Slice(5, 7)}).abs().max().item<float>() == 0.0f);
+  CHECK_THROWS(mha->forward_grouped(query, keys, keys, group.to(torch::kFloat)));
+}

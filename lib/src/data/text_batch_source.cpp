@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "focus/data/tokenizer.h"
 #include "focus/util/error.h"
@@ -11,27 +12,28 @@ namespace focus::data {
 
 namespace {
 
-/// A BatchStream over precomputed index lists; batches are built on demand
-/// (text batches are cheap: a copy of token ids).
-class PlannedStream : public BatchStream {
- public:
-  PlannedStream(std::vector<std::vector<int64_t>> plan, std::function<Batch(int64_t, const std::vector<int64_t>&)> make)
-      : plan_(std::move(plan)), make_(std::move(make)) {}
-  std::optional<Batch> next() override {
-    if (next_ >= plan_.size()) return std::nullopt;
-    const size_t k = next_++;
-    return make_(static_cast<int64_t>(k), plan_[k]);
-  }
-
- private:
-  std::vector<std::vector<int64_t>> plan_;
-  std::function<Batch(int64_t, const std::vector<int64_t>&)> make_;
-  size_t next_ = 0;
-};
-
 int64_t length_of(const EncodedText& t) { return static_cast<int64_t>(t.tokens.size()); }
 
 }  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> pad_flat_tokens(const std::vector<EncodedText>& texts,
+                                                        const std::vector<int64_t>& indices) {
+  const auto n = static_cast<int64_t>(indices.size());
+  int64_t longest = 1;
+  for (int64_t i : indices) longest = std::max(longest, length_of(texts[static_cast<size_t>(i)]));
+  auto ids_t = torch::full({n, longest}, SpecialTokens::pad, torch::kLong);
+  auto mask_t = torch::zeros({n, longest}, torch::kBool);
+  auto ids = ids_t.accessor<int64_t, 2>();
+  auto mask = mask_t.accessor<bool, 2>();
+  for (int64_t r = 0; r < n; ++r) {
+    const auto& tokens = texts[static_cast<size_t>(indices[static_cast<size_t>(r)])].tokens;
+    for (size_t j = 0; j < tokens.size(); ++j) {
+      ids[r][static_cast<int64_t>(j)] = tokens[j].id;
+      mask[r][static_cast<int64_t>(j)] = true;
+    }
+  }
+  return {ids_t, mask_t};
+}
 
 TextBatchSource::TextBatchSource(std::vector<EncodedText> texts, std::vector<int64_t> labels, TextBatchOptions options)
     : texts_(std::move(texts)), labels_(std::move(labels)), options_(options) {
@@ -73,19 +75,7 @@ Batch TextBatchSource::make_batch(const std::vector<int64_t>& indices) const {
   const auto n = static_cast<int64_t>(indices.size());
   Batch batch;
   if (options_.layout == TextLayout::flat) {
-    int64_t longest = 1;
-    for (int64_t i : indices) longest = std::max(longest, length_of(texts_[static_cast<size_t>(i)]));
-    batch.inputs = torch::full({n, longest}, SpecialTokens::pad, torch::kLong);
-    batch.mask = torch::zeros({n, longest}, torch::kBool);
-    auto ids = batch.inputs.accessor<int64_t, 2>();
-    auto mask = batch.mask.accessor<bool, 2>();
-    for (int64_t r = 0; r < n; ++r) {
-      const auto& tokens = texts_[static_cast<size_t>(indices[static_cast<size_t>(r)])].tokens;
-      for (size_t j = 0; j < tokens.size(); ++j) {
-        ids[r][static_cast<int64_t>(j)] = tokens[j].id;
-        mask[r][static_cast<int64_t>(j)] = true;
-      }
-    }
+    std::tie(batch.inputs, batch.mask) = pad_flat_tokens(texts_, indices);
   } else {
     int64_t sentences = 1, words = 1;
     for (int64_t i : indices) {

@@ -81,7 +81,7 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
       throw Error(run_dir + " is a masked-LM pretraining run: focus-eval evaluates classifiers (the run's "
                   "metrics.jsonl has its masked-token loss and accuracy per epoch; fine-tune it with model.init_from)");
     const int64_t batch = request.batch_size > 0 ? request.batch_size : run.recipe.train.eval_batch_size;
-    auto data = train::prepare_evaluation(run, request.split, batch);
+    auto data = train::prepare_evaluation(run, request.split, batch, request.group_by);
     auto& source = data.source;
     if (groups.empty()) groups = data.groups;
     util::log()->info("evaluating {} on {} ({} examples)", run_dir, request.split, source->size());

@@ -4,28 +4,37 @@
 
 namespace focus::models {
 
+std::vector<StageOptions> parse_stages(const util::Json& stages, const std::string& context) {
+  if (!stages.is_array() || stages.empty())
+    throw Error(context + ": expected a non-empty array of stages, found " + util::json_type_name(stages));
+  std::vector<StageOptions> out;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    StageOptions s;
+    util::ObjectReader sr(stages[i], context + "[" + std::to_string(i) + "]");
+    sr.require("channels", s.channels).read("blocks", s.blocks).read("stride", s.stride);
+    sr.read_choice("attention", s.attention, {"none", "se", "cbam", "nonlocal"});
+    sr.finish();
+    if (s.channels < 1 || s.blocks < 1 || (s.stride != 1 && s.stride != 2))
+      throw Error(sr.where("channels") + ": need channels >= 1, blocks >= 1 and stride 1 or 2");
+    out.push_back(s);
+  }
+  return out;
+}
+
+util::Json to_json(const std::vector<StageOptions>& stages) {
+  util::Json out = util::Json::array();
+  for (const auto& s : stages)
+    out.push_back({{"channels", s.channels}, {"blocks", s.blocks}, {"stride", s.stride}, {"attention", s.attention}});
+  return out;
+}
+
 AttnCNNOptions parse_attn_cnn_options(const util::Json& json, const std::string& context) {
   AttnCNNOptions o;
   util::ObjectReader r(json, context);
   std::string arch;
   r.read("arch", arch);
   r.read("stem_channels", o.stem_channels);
-  if (const auto* stages = r.find("stages")) {
-    if (!stages->is_array() || stages->empty())
-      throw Error(r.where("stages") + ": expected a non-empty array of stages, found " +
-                  util::json_type_name(*stages));
-    o.stages.clear();
-    for (size_t i = 0; i < stages->size(); ++i) {
-      StageOptions s;
-      util::ObjectReader sr((*stages)[i], r.where("stages") + "[" + std::to_string(i) + "]");
-      sr.require("channels", s.channels).read("blocks", s.blocks).read("stride", s.stride);
-      sr.read_choice("attention", s.attention, {"none", "se", "cbam", "nonlocal"});
-      sr.finish();
-      if (s.channels < 1 || s.blocks < 1 || (s.stride != 1 && s.stride != 2))
-        throw Error(sr.where("channels") + ": need channels >= 1, blocks >= 1 and stride 1 or 2");
-      o.stages.push_back(s);
-    }
-  }
+  if (const auto* stages = r.find("stages")) o.stages = parse_stages(*stages, r.where("stages"));
   r.read_choice("head", o.head, {"attention_pool", "avg"});
   r.read("dropout", o.dropout).read("reduction", o.reduction).read("zero_init_residual", o.zero_init_residual);
   r.finish();
@@ -35,10 +44,7 @@ AttnCNNOptions parse_attn_cnn_options(const util::Json& json, const std::string&
 }
 
 util::Json to_json(const AttnCNNOptions& o) {
-  util::Json stages = util::Json::array();
-  for (const auto& s : o.stages)
-    stages.push_back({{"channels", s.channels}, {"blocks", s.blocks}, {"stride", s.stride}, {"attention", s.attention}});
-  return {{"arch", "attncnn"}, {"stem_channels", o.stem_channels}, {"stages", stages}, {"head", o.head},
+  return {{"arch", "attncnn"}, {"stem_channels", o.stem_channels}, {"stages", to_json(o.stages)}, {"head", o.head},
           {"dropout", o.dropout}, {"reduction", o.reduction}, {"zero_init_residual", o.zero_init_residual}};
 }
 

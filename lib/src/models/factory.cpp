@@ -2,6 +2,7 @@
 
 #include "focus/models/attn_cnn.h"
 #include "focus/models/bag_of_embeddings.h"
+#include "focus/models/fusion_net.h"
 #include "focus/models/hierarchical_attention_net.h"
 #include "focus/models/masked_language_model.h"
 #include "focus/models/text_transformer.h"
@@ -25,7 +26,7 @@ InputSpec input_spec_from_json(const util::Json& json, const std::string& origin
 }
 
 std::vector<std::string> known_architectures() {
-  return {"attncnn", "vit", "text_transformer", "bag_of_embeddings", "han", "masked_lm"};
+  return {"attncnn", "vit", "text_transformer", "bag_of_embeddings", "han", "masked_lm", "fusion"};
 }
 
 std::string architecture_of(const util::Json& model, const std::string& context) {
@@ -44,6 +45,7 @@ std::string architecture_of(const util::Json& model, const std::string& context)
 InputKind input_kind(const std::string& arch) {
   if (arch == "attncnn" || arch == "vit") return InputKind::images;
   if (arch == "han") return InputKind::sentences;
+  if (arch == "fusion") return InputKind::image_text;
   return InputKind::tokens;
 }
 
@@ -55,6 +57,7 @@ void check_model_section(const util::Json& model, const std::string& context) {
   if (arch == "bag_of_embeddings") parse_bag_of_embeddings_options(model, context);
   if (arch == "han") parse_han_options(model, context);
   if (arch == "masked_lm") parse_masked_lm_options(model, context);
+  if (arch == "fusion") parse_fusion_net_options(model, context);
 }
 
 std::shared_ptr<Classifier> build_model(const util::Json& model, const InputSpec& input, const std::string& context) {
@@ -93,6 +96,14 @@ std::shared_ptr<Classifier> build_model(const util::Json& model, const InputSpec
     o.vocab_size = input.vocab_size;
     o.num_classes = input.num_classes;
     return std::make_shared<HierarchicalAttentionNetImpl>(o);
+  }
+  if (arch == "fusion") {
+    auto o = parse_fusion_net_options(model, context);
+    o.in_channels = input.channels;
+    o.text.vocab_size = input.vocab_size;
+    o.text.max_length = input.max_length;
+    o.num_classes = input.num_classes;
+    return std::make_shared<FusionNetImpl>(o);
   }
   auto o = parse_masked_lm_options(model, context);
   o.encoder.vocab_size = input.vocab_size;

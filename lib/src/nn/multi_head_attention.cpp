@@ -36,19 +36,40 @@ void MultiHeadAttentionImpl::pretty_print(std::ostream& stream) const {
 
 AttentionOutput MultiHeadAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& key,
                                                 const torch::Tensor& value, const AttentionMasks& masks) {
-  const int64_t e = options.embed_dim(), h = options.num_heads(), d = e / h;
+  const int64_t e = options.embed_dim();
   TORCH_CHECK(query.dim() == 3 && query.size(2) == e, "MultiHeadAttention: query must be [B, Lq, ", e, "], got ",
               query.sizes());
   TORCH_CHECK(key.dim() == 3 && value.dim() == 3 && key.size(0) == query.size(0) && value.size(0) == query.size(0) &&
                   key.size(1) == value.size(1),
               "MultiHeadAttention: key/value must be [B, Lk, *] matching query batch, got key ", key.sizes(),
               " value ", value.sizes());
-  const int64_t b = query.size(0), lq = query.size(1), lk = key.size(1);
+  return attend(q_proj(query), k_proj(key), v_proj(value), masks);
+}
+
+AttentionOutput MultiHeadAttentionImpl::forward_grouped(const torch::Tensor& query, const torch::Tensor& key,
+                                                        const torch::Tensor& value, const torch::Tensor& group,
+                                                        const AttentionMasks& masks) {
+  const int64_t e = options.embed_dim();
+  TORCH_CHECK(query.dim() == 3 && query.size(2) == e, "MultiHeadAttention: query must be [B, Lq, ", e, "], got ",
+              query.sizes());
+  TORCH_CHECK(key.dim() == 3 && value.dim() == 3 && key.size(0) == value.size(0) && key.size(1) == value.size(1),
+              "MultiHeadAttention: grouped key/value must be [G, Lk, *], got key ", key.sizes(), " value ",
+              value.sizes());
+  TORCH_CHECK(group.dim() == 1 && group.size(0) == query.size(0) && group.scalar_type() == torch::kLong,
+              "MultiHeadAttention: group must be int64 [B] = [", query.size(0), "], got ", group.sizes());
+  // Project each key/value set once, then hand every query row its set.
+  return attend(q_proj(query), k_proj(key).index_select(0, group), v_proj(value).index_select(0, group), masks);
+}
+
+AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const torch::Tensor& k_in,
+                                               const torch::Tensor& v_in, const AttentionMasks& masks) {
+  const int64_t e = options.embed_dim(), h = options.num_heads(), d = e / h;
+  const int64_t b = q_in.size(0), lq = q_in.size(1), lk = k_in.size(1);
 
   auto split = [&](const torch::Tensor& x, int64_t len) { return x.view({b, len, h, d}).transpose(1, 2); };
-  auto q = split(q_proj(query), lq);  // [B, H, Lq, d]
-  auto k = split(k_proj(key), lk);
-  auto v = split(v_proj(value), lk);
+  auto q = split(q_in, lq);  // [B, H, Lq, d]
+  auto k = split(k_in, lk);
+  auto v = split(v_in, lk);
 
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));  // [B,H,Lq,Lk]
 
@@ -71,7 +92,7 @@ AttentionOutput MultiHeadAttentionImpl::forward(const torch::Tensor& query, cons
   }
   if (masks.causal) {
     TORCH_CHECK(lq == lk, "MultiHeadAttention: a causal mask needs Lq == Lk, got ", lq, " and ", lk);
-    combine(torch::ones({lq, lk}, query.options().dtype(torch::kBool)).tril().view({1, 1, lq, lk}));
+    combine(torch::ones({lq, lk}, q_in.options().dtype(torch::kBool)).tril().view({1, 1, lq, lk}));
   }
 
   auto weights = keep.defined() ? masked_softmax(scores, keep) : torch::softmax(scores, -1);

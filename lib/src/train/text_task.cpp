@@ -9,6 +9,7 @@
 
 #include "focus/data/text_batch_source.h"
 #include "focus/data/text_reader.h"
+#include "labels.h"
 #include "focus/models/masked_language_model.h"
 #include "focus/models/text_transformer.h"
 #include "focus/util/error.h"
@@ -63,32 +64,6 @@ TextSplits load_train_val(const data::TextDataConfig& c, bool labelled) {
   for (size_t i = 0; i < s.train.size(); ++i) (is_val[i] ? s.val : train).push_back(std::move(s.train[i]));
   s.train = std::move(train);
   return s;
-}
-
-std::vector<std::string> class_names_for(const data::TextDataConfig& c, const std::vector<data::TextExample>& train) {
-  if (!c.class_names.empty()) return c.class_names;
-  std::set<std::string> seen;
-  for (const auto& e : train) seen.insert(e.label);
-  return {seen.begin(), seen.end()};
-}
-
-std::vector<int64_t> label_indices(const std::vector<data::TextExample>& examples,
-                                   const std::vector<std::string>& names, const std::string& origin) {
-  std::map<std::string, int64_t> index;
-  for (size_t i = 0; i < names.size(); ++i) index[names[i]] = static_cast<int64_t>(i);
-  std::vector<int64_t> labels;
-  labels.reserve(examples.size());
-  for (const auto& e : examples) {
-    auto it = index.find(e.label);
-    if (it == index.end()) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      throw Error(origin + ":" + std::to_string(e.line) + ": label '" + e.label +
-                  "' is not one of the training labels (" + known + ")");
-    }
-    labels.push_back(it->second);
-  }
-  return labels;
 }
 
 /// Keeps `fraction` of each class (at least one example), seeded; order preserved.
@@ -228,7 +203,7 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
   TaskData task;
   std::vector<int64_t> train_labels, val_labels;
   if (!masked_lm) {
-    task.class_names = class_names_for(config, splits.train);
+    task.class_names = class_names_for(config.class_names, splits.train);
     if (task.class_names.size() < 2)
       throw Error(splits.train_origin + ": need at least two labels, found " + std::to_string(task.class_names.size()));
     train_labels = label_indices(splits.train, task.class_names, splits.train_origin);
@@ -270,8 +245,10 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
   return task;
 }
 
-EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size) {
-  const auto& config = run.recipe.text_data;
+EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,
+                                 const std::string& group_by) {
+  auto config = run.recipe.text_data;
+  if (!group_by.empty()) config.reader.group_field = group_by;
   const bool masked_lm = run.recipe.task == kMaskedLm;
   std::vector<data::TextExample> examples;
   std::string origin;

@@ -14,12 +14,11 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& check
   models::InputSpec input;
   if (dir.exists("input.json")) {
     input = models::input_spec_from_json(dir.read_json("input.json"), dir.file("input.json").string());
-  } else if (recipe.is_text()) {
+  } else if (recipe.task != kImageClassification) {
     throw Error(dir.file("input.json").string() + " is missing: the run is incomplete");
   }
-  if (recipe.is_text()) {
-    tokenizer = data::load_tokenizer(dir.root());
-  } else {
+  if (recipe.has_tokenizer()) tokenizer = data::load_tokenizer(dir.root());
+  if (recipe.has_images()) {
     norm = data::normalization_from_json(dir.read_json("normalization.json"), dir.file("normalization.json").string());
     if (!dir.exists("input.json")) {  // runs from before input.json: 28x28 IDX images
       input.channels = static_cast<int64_t>(norm.mean.size());

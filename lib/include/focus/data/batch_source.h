@@ -3,7 +3,9 @@
 // that yields, for each epoch, a stream of batches.
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <optional>
+#include <vector>
 
 #include "focus/data/batch.h"
 
@@ -26,6 +28,24 @@ class BatchSource {
   /// The batches of one epoch. The order and any randomness depend only on
   /// (seed, epoch), so a resumed run sees the same data as an uninterrupted one.
   virtual std::unique_ptr<BatchStream> epoch(uint64_t seed, int64_t epoch) const = 0;
+};
+
+/// A BatchStream over a precomputed plan (lists of example indices); each
+/// batch is built on demand by make(k, indices) for the k-th list.
+class PlannedStream : public BatchStream {
+ public:
+  using Make = std::function<Batch(int64_t, const std::vector<int64_t>&)>;
+  PlannedStream(std::vector<std::vector<int64_t>> plan, Make make) : plan_(std::move(plan)), make_(std::move(make)) {}
+  std::optional<Batch> next() override {
+    if (next_ >= plan_.size()) return std::nullopt;
+    const size_t k = next_++;
+    return make_(static_cast<int64_t>(k), plan_[k]);
+  }
+
+ private:
+  std::vector<std::vector<int64_t>> plan_;
+  Make make_;
+  size_t next_ = 0;
 };
 
 /// Mixes numbers into one well-spread 64-bit seed (splitmix64 steps).

@@ -6,6 +6,7 @@
 // the batch order shuffled) to waste less compute on padding. For masked-LM
 // pretraining the batch is corrupted with mask_tokens and carries
 // extra["mlm_positions"]; targets are then the original ids.
+#include <utility>
 #include <vector>
 
 #include "focus/data/batch_source.h"
@@ -22,6 +23,11 @@ struct TextBatchOptions {
   bool masked_lm = false;          ///< corrupt tokens and predict them (targets = original ids)
   MlmMaskingOptions masking;       ///< masked-LM settings
 };
+
+/// Token ids [B, L] (int64, [PAD] filled) and mask [B, L] (true = real token)
+/// of texts[indices] in the flat layout, padded to the longest of them.
+std::pair<torch::Tensor, torch::Tensor> pad_flat_tokens(const std::vector<EncodedText>& texts,
+                                                        const std::vector<int64_t>& indices);
 
 class TextBatchSource : public BatchSource {
  public:

@@ -17,6 +17,7 @@ struct EvaluationRequest {
   std::string device = "auto";           ///< auto, cpu, cuda, cuda:N
   int64_t batch_size = 0;                ///< 0 = the recipe's eval_batch_size
   std::vector<int> topk = {1, 3, 5};     ///< top-k accuracies to report
+  std::string group_by;                  ///< record field giving each example's group ("" = the recipe's group field)
 };
 
 struct EvaluationSummary {

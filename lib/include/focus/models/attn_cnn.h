@@ -40,6 +40,10 @@ struct AttnCNNOptions {
   bool zero_init_residual = false;///< start each residual branch's last BN at zero (Goyal et al. 2017)
 };
 
+/// Reads a `stages` array (channels required; blocks, stride 1|2, attention); errors name `context`.
+std::vector<StageOptions> parse_stages(const util::Json& stages, const std::string& context);
+util::Json to_json(const std::vector<StageOptions>& stages);
+
 AttnCNNOptions parse_attn_cnn_options(const util::Json& json, const std::string& context);
 util::Json to_json(const AttnCNNOptions& options);
 

@@ -34,6 +34,7 @@ enum class InputKind {
   images,     ///< float [B, C, H, W]
   tokens,     ///< int64 [B, L] + mask
   sentences,  ///< int64 [B, S, W] + mask (hierarchical models)
+  image_text, ///< token ids [Q, L] + mask, images [I, C, H, W] and image_index [Q] in Batch::extra
 };
 
 /// The architectures this build knows ("attncnn", "vit", "text_transformer", ...).

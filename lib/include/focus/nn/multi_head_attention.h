@@ -47,10 +47,21 @@ class MultiHeadAttentionImpl : public torch::nn::Cloneable<MultiHeadAttentionImp
   /// query [B, Lq, E], key [B, Lk, kdim], value [B, Lk, vdim].
   AttentionOutput forward(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
                           const AttentionMasks& masks = {});
+  /// Cross-attention where many queries share few key/value sets (e.g. the
+  /// questions about one image): key [G, Lk, kdim], value [G, Lk, vdim], and
+  /// group int64 [B] naming the set of each query row. Keys and values are
+  /// projected once per set. Equals forward() with key.index_select(0, group).
+  AttentionOutput forward_grouped(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
+                                  const torch::Tensor& group, const AttentionMasks& masks = {});
 
   MultiHeadAttentionOptions options;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
   torch::nn::Dropout attn_dropout{nullptr};
+
+ private:
+  /// Attention over projected queries [B, Lq, E], keys and values [B, Lk, E].
+  AttentionOutput attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                         const AttentionMasks& masks);
 };
 TORCH_MODULE(MultiHeadAttention);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "focus/data/image_data_config.h"
+#include "focus/data/multimodal_data_config.h"
 #include "focus/data/text_data_config.h"
 #include "focus/train/train_config.h"
 #include "focus/util/json_reader.h"
@@ -17,16 +18,24 @@ namespace focus::train {
 inline constexpr const char* kImageClassification = "image_classification";
 inline constexpr const char* kTextClassification = "text_classification";
 inline constexpr const char* kMaskedLm = "masked_lm";
+inline constexpr const char* kMultimodalClassification = "multimodal_classification";
 
 struct Recipe {
   std::string name;                ///< run name, e.g. "fashion-attncnn"
-  std::string task = kImageClassification;  ///< image_classification, text_classification or masked_lm
+  std::string task = kImageClassification;  ///< image_classification, text_classification, masked_lm or multimodal_classification
   data::ImageDataConfig image_data;///< `data` section of an image task
   data::TextDataConfig text_data;  ///< `data` section of a text task
+  data::MultimodalDataConfig multimodal_data;  ///< `data` section of an image + text task
   util::Json model;                ///< `model` section, read by models::build_model
   TrainConfig train;               ///< `train` section
 
-  bool is_text() const { return task != kImageClassification; }
+  /// Text classification or masked-LM pretraining.
+  bool is_text() const { return task == kTextClassification || task == kMaskedLm; }
+  bool is_multimodal() const { return task == kMultimodalClassification; }
+  /// Whether the run has a tokenizer (text and multimodal tasks).
+  bool has_tokenizer() const { return task != kImageClassification; }
+  /// Whether the run has image normalisation (image and multimodal tasks).
+  bool has_images() const { return task == kImageClassification || task == kMultimodalClassification; }
 };
 
 /// Reads a recipe file and applies "key.path=value" overrides.

@@ -38,6 +38,9 @@ struct EvalData {
 };
 
 /// The split ("train", "val" or "test") of a trained run, exactly as training saw it, in order.
-EvalData prepare_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size);
+/// `group_by` names the record field whose values group the examples (text and
+/// multimodal data; "" = the recipe's group field, if any).
+EvalData prepare_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,
+                            const std::string& group_by = "");
 
 }  // namespace focus::train

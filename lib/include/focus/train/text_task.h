@@ -10,7 +10,9 @@
 namespace focus::train {
 
 TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existing);
-EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size);
+/// `group_by` ("" = the recipe's group_field) names the field that groups the examples.
+EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,
+                                 const std::string& group_by = "");
 
 /// Copies every "encoder.*" parameter of a masked-LM run's weights (best.pt)
 /// into `model`, which must have the same encoder shapes. Returns the number

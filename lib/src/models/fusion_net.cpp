@@ -1,0 +1,256 @@
+#include "focus/models/fusion_net.h"
+
+#include "focus/data/multimodal_batch_source.h"
+#include "focus/util/error.h"
+
+namespace focus::models {
+
+namespace {
+
+/// x and y of every grid cell, in [-1, 1]: [1, 2, h, w].
+torch::Tensor coordinate_grid(int64_t h, int64_t w, const torch::TensorOptions& options) {
+  auto ys = h > 1 ? torch::linspace(-1, 1, h, options) : torch::zeros({1}, options);
+  auto xs = w > 1 ? torch::linspace(-1, 1, w, options) : torch::zeros({1}, options);
+  return torch::stack({xs.view({1, w}).expand({h, w}), ys.view({h, 1}).expand({h, w})}).unsqueeze(0);
+}
+
+}  // namespace
+
+FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::string& context) {
+  FusionNetOptions o;
+  util::ObjectReader r(json, context);
+  std::string arch;
+  r.read("arch", arch);
+  if (const auto* image = r.find("image")) {
+    util::ObjectReader ir(*image, r.where("image"));
+    ir.read("stem_channels", o.stem_channels).read("stem_stride", o.stem_stride).read("reduction", o.reduction);
+    if (const auto* stages = ir.find("stages")) o.stages = parse_stages(*stages, ir.where("stages"));
+    ir.finish();
+  }
+  if (const auto* text = r.find("text")) {
+    util::ObjectReader tr(*text, r.where("text"));
+    read_text_encoder_options(tr, o.text);
+    tr.finish();
+  }
+  r.read_choice("fusion", o.fusion, {"concat", "late", "film", "cross"});
+  r.read("dim", o.dim).read("heads", o.heads).read("relational_layers", o.relational_layers);
+  r.read("cross_layers", o.cross_layers).read("film_blocks", o.film_blocks).read("hidden", o.hidden);
+  r.read("dropout", o.dropout);
+  r.finish();
+  check(o.text, r.where("text"));
+  if (o.stem_channels < 1 || (o.stem_stride != 1 && o.stem_stride != 2) || o.reduction < 1)
+    throw Error(r.where("image") + ": need stem_channels >= 1, stem_stride 1 or 2 and reduction >= 1");
+  if (o.dim < 1 || o.heads < 1 || o.dim % o.heads != 0)
+    throw Error(context + ": dim (" + std::to_string(o.dim) + ") must be a positive multiple of heads (" +
+                std::to_string(o.heads) + ")");
+  if (o.relational_layers < 0 || o.cross_layers < 1 || o.film_blocks < 1 || o.hidden < 1)
+    throw Error(context + ": need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1 and hidden >= 1");
+  if (o.dropout < 0 || o.dropout >= 1) throw Error(r.where("dropout") + ": must be in [0, 1)");
+  return o;
+}
+
+util::Json to_json(const FusionNetOptions& o) {
+  return {{"arch", "fusion"},
+          {"image",
+           {{"stem_channels", o.stem_channels},
+            {"stem_stride", o.stem_stride},
+            {"stages", to_json(o.stages)},
+            {"reduction", o.reduction}}},
+          {"text", to_json(o.text)},
+          {"fusion", o.fusion},
+          {"dim", o.dim},
+          {"heads", o.heads},
+          {"relational_layers", o.relational_layers},
+          {"cross_layers", o.cross_layers},
+          {"film_blocks", o.film_blocks},
+          {"hidden", o.hidden},
+          {"dropout", o.dropout}};
+}
+
+// ---------------------------------------------------------------- FilmBlock
+
+FilmBlockImpl::FilmBlockImpl(int64_t channels_, int64_t condition_dim_)
+    : channels(channels_), condition_dim(condition_dim_) {
+  reset();
+}
+
+void FilmBlockImpl::reset() {
+  using torch::nn::Conv2dOptions;
+  conv1 = register_module("conv1", torch::nn::Conv2d(Conv2dOptions(channels + 2, channels, 1)));
+  conv2 = register_module("conv2", torch::nn::Conv2d(Conv2dOptions(channels, channels, 3).padding(1).bias(false)));
+  norm = register_module("norm", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).affine(false)));
+  film = register_module("film", nn::Film(nn::FilmOptions(channels, condition_dim)));
+  torch::nn::init::kaiming_normal_(conv1->weight, 0.0, torch::kFanOut, torch::kReLU);
+  torch::nn::init::kaiming_normal_(conv2->weight, 0.0, torch::kFanOut, torch::kReLU);
+}
+
+torch::Tensor FilmBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& coords, const torch::Tensor& condition) {
+  auto y = torch::relu(conv1(torch::cat({x, coords.expand({x.size(0), 2, x.size(2), x.size(3)})}, 1)));
+  return y + torch::relu(film(norm(conv2(y)), condition));
+}
+
+// ---------------------------------------------------------------- CrossLayer
+
+CrossLayerImpl::CrossLayerImpl(int64_t dim_, int64_t heads_, double dropout_) : dim(dim_), heads(heads_), dropout_p(dropout_) {
+  reset();
+}
+
+void CrossLayerImpl::reset() {
+  auto ln = [this] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})); };
+  norm_self = register_module("norm_self", ln());
+  norm_query = register_module("norm_query", ln());
+  norm_regions = register_module("norm_regions", ln());
+  norm_ff = register_module("norm_ff", ln());
+  self_attention = register_module("self_attention", nn::MultiHeadAttention(nn::MultiHeadAttentionOptions(dim, heads)));
+  cross_attention = register_module("cross_attention", nn::MultiHeadAttention(nn::MultiHeadAttentionOptions(dim, heads)));
+  ff1 = register_module("ff1", torch::nn::Linear(dim, 4 * dim));
+  ff2 = register_module("ff2", torch::nn::Linear(4 * dim, dim));
+  dropout = register_module("dropout", torch::nn::Dropout(dropout_p));
+}
+
+nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const torch::Tensor& padding,
+                                            const torch::Tensor& regions, const torch::Tensor& image_index) {
+  auto h = norm_self(tokens);
+  nn::AttentionMasks masks;
+  masks.key_padding = padding;
+  auto x = tokens + dropout(self_attention(h, h, h, masks).output);
+  auto r = norm_regions(regions);
+  auto cross = cross_attention->forward_grouped(norm_query(x), r, r, image_index);
+  x = x + dropout(cross.output);
+  x = x + dropout(ff2(dropout(torch::gelu(ff1(norm_ff(x))))));
+  return {x, cross.weights};
+}
+
+// ---------------------------------------------------------------- FusionNet
+
+FusionNetImpl::FusionNetImpl(FusionNetOptions options_) : options(std::move(options_)) {
+  TORCH_CHECK(!options.stages.empty(), "FusionNet: the image encoder needs at least one stage");
+  using torch::nn::Conv2dOptions;
+  const auto& o = options;
+  stem = register_module(
+      "stem", torch::nn::Conv2d(Conv2dOptions(o.in_channels, o.stem_channels, 3).stride(o.stem_stride).padding(1).bias(false)));
+  stem_bn = register_module("stem_bn", torch::nn::BatchNorm2d(o.stem_channels));
+  torch::nn::init::kaiming_normal_(stem->weight, 0.0, torch::kFanOut, torch::kReLU);
+  int64_t channels = o.stem_channels;
+  for (size_t s = 0; s < o.stages.size(); ++s) {
+    const auto& st = o.stages[s];
+    for (int64_t b = 0; b < st.blocks; ++b) {
+      blocks.push_back(register_module("image_stage" + std::to_string(s + 1) + "_block" + std::to_string(b),
+                                       ResidualBlock(channels, st.channels, b == 0 ? st.stride : 1, st.attention,
+                                                     o.reduction, false)));
+      block_names.push_back("image.stage" + std::to_string(s + 1) + ".block" + std::to_string(b));
+      channels = st.channels;
+    }
+  }
+  region_proj = register_module("region_proj", torch::nn::Conv2d(Conv2dOptions(channels + 2, o.dim, 1)));
+  text = register_module("text", TextEncoder(o.text));
+  if (o.text.dim != o.dim) text_proj = register_module("text_proj", torch::nn::Linear(o.text.dim, o.dim));
+  dropout = register_module("dropout", torch::nn::Dropout(o.dropout));
+
+  int64_t mlp_in = o.dim;
+  if (o.fusion == "concat" || o.fusion == "late")
+    image_pool = register_module("image_pool", nn::AttentionPool(nn::AttentionPoolOptions(o.dim)));
+  if (o.fusion == "concat") mlp_in = 2 * o.dim;
+  if (o.fusion == "late") {
+    image_head = register_module("image_head", torch::nn::Linear(o.dim, o.num_classes));
+    text_head = register_module("text_head", torch::nn::Linear(o.dim, o.num_classes));
+  }
+  if (o.fusion == "film") {
+    for (int64_t i = 0; i < o.film_blocks; ++i)
+      film_blocks.push_back(register_module("film_block" + std::to_string(i), FilmBlock(o.dim, o.dim)));
+    film_out = register_module("film_out", torch::nn::Conv2d(Conv2dOptions(o.dim, o.hidden, 1)));
+    mlp_in = o.hidden;
+  }
+  if (o.fusion == "cross") {
+    if (o.relational_layers > 0)
+      relational = register_module(
+          "relational", nn::TransformerEncoder(nn::TransformerEncoderOptions(
+                            nn::TransformerEncoderLayerOptions(o.dim, o.heads).dropout(o.dropout), o.relational_layers)));
+    for (int64_t i = 0; i < o.cross_layers; ++i)
+      cross_layers.push_back(register_module("cross_layer" + std::to_string(i), CrossLayer(o.dim, o.heads, o.dropout)));
+    cross_norm = register_module("cross_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
+  }
+  if (o.fusion != "late") {
+    mlp1 = register_module("mlp1", torch::nn::Linear(mlp_in, o.hidden));
+    mlp2 = register_module("mlp2", torch::nn::Linear(o.hidden, o.num_classes));
+  }
+}
+
+torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAttention>* maps) {
+  auto images_it = batch.extra.find(data::kBatchImages);
+  auto index_it = batch.extra.find(data::kBatchImageIndex);
+  TORCH_CHECK(images_it != batch.extra.end() && index_it != batch.extra.end(),
+              "FusionNet: the batch has no images (an image + text batch carries extra[\"images\"] and "
+              "extra[\"image_index\"])");
+  const auto& images = images_it->second;
+  const auto& index = index_it->second;
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == options.in_channels, "FusionNet: expected images [I, ",
+              options.in_channels, ", H, W], got ", images.sizes());
+  TORCH_CHECK(batch.inputs.dim() == 2 && index.dim() == 1 && index.size(0) == batch.inputs.size(0),
+              "FusionNet: expected token ids [Q, L] and image_index [Q], got ", batch.inputs.sizes(), " and ",
+              index.sizes());
+
+  // Every image once.
+  auto x = torch::relu(stem_bn(stem(images)));
+  for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward(x, maps, block_names[i]);
+  const int64_t n_images = x.size(0), h = x.size(2), w = x.size(3);
+  auto coords = coordinate_grid(h, w, x.options());
+  auto grid = region_proj(torch::cat({x, coords.expand({n_images, 2, h, w})}, 1));  // [I, dim, h, w]
+  auto regions = grid.flatten(2).transpose(1, 2);                                    // [I, R, dim]
+
+  // Every question.
+  auto encoded = text(batch.inputs, batch.mask, maps != nullptr);
+  if (maps)
+    for (size_t i = 0; i < encoded.weights.size(); ++i) maps->push_back({"text.layer" + std::to_string(i), encoded.weights[i]});
+  auto tokens = text_proj ? text_proj(encoded.output) : encoded.output;  // [Q, L, dim]
+  auto cls = tokens.select(1, 0);
+
+  const auto& f = options.fusion;
+  torch::Tensor features;
+  if (f == "concat" || f == "late") {
+    auto pooled = image_pool(regions);
+    if (maps) maps->push_back({"image.pool", pooled.weights.view({n_images, 1, h, w})});
+    auto image_vec = pooled.pooled.index_select(0, index);
+    if (f == "late") return 0.5 * (image_head(dropout(image_vec)) + text_head(dropout(cls)));
+    features = torch::cat({image_vec, cls}, 1);
+  } else if (f == "film") {
+    auto y = torch::relu(grid).index_select(0, index);  // [Q, dim, h, w]
+    for (auto& block : film_blocks) y = block->forward(y, coords, cls);
+    features = torch::relu(film_out(y)).amax({2, 3});
+  } else {
+    if (relational) {
+      auto r = relational->forward(regions, nn::AttentionMasks{}, maps != nullptr);
+      regions = r.output;
+      if (maps)
+        for (size_t i = 0; i < r.weights.size(); ++i) maps->push_back({"relational.layer" + std::to_string(i), r.weights[i]});
+    }
+    const auto padding = batch.mask.logical_not();
+    for (size_t i = 0; i < cross_layers.size(); ++i) {
+      auto out = cross_layers[i]->forward(tokens, padding, regions, index);
+      tokens = out.output;
+      if (maps) maps->push_back({"cross.layer" + std::to_string(i), out.weights});
+    }
+    features = cross_norm(tokens.select(1, 0));
+  }
+  return mlp2(dropout(torch::relu(mlp1(dropout(features)))));
+}
+
+torch::Tensor FusionNetImpl::forward(const data::Batch& batch) { return run(batch, nullptr); }
+
+ClassifierOutput FusionNetImpl::forward_with_attention(const data::Batch& batch) {
+  ClassifierOutput out;
+  out.logits = run(batch, &out.attention);
+  return out;
+}
+
+void FusionNetImpl::pretty_print(std::ostream& stream) const {
+  stream << "focus::models::FusionNet(fusion=" << options.fusion << ", dim=" << options.dim
+         << ", text_dim=" << options.text.dim << ", text_layers=" << options.text.layers << ", stages=[";
+  for (size_t i = 0; i < options.stages.size(); ++i) {
+    const auto& s = options.stages[i];
+    stream << (i ? ", " : "") << s.channels << "x" << s.blocks << "/s" << s.stride << ":" << s.attention;
+  }
+  stream << "], num_classes=" << options.num_classes << ")";
+}
+
+}  // namespace focus::models

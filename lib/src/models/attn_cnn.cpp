@@ -125,11 +125,17 @@ AttnCNNImpl::AttnCNNImpl(AttnCNNOptions options_) : options(std::move(options_))
   classifier = register_module("classifier", torch::nn::Linear(channels, options.num_classes));
 }
 
-torch::Tensor AttnCNNImpl::forward_images(const torch::Tensor& images, std::vector<NamedAttention>* maps) {
+torch::Tensor AttnCNNImpl::forward_images(const torch::Tensor& images, std::vector<NamedAttention>* maps,
+                                          std::vector<NamedAttention>* activations) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == options.in_channels, "AttnCNN: expected images [B, ",
               options.in_channels, ", H, W], got ", images.sizes());
   auto x = torch::relu(stem_bn(stem(images)));
-  for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward(x, maps, block_names[i]);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    x = blocks[i]->forward(x, maps, block_names[i]);
+    const std::string stage = block_names[i].substr(0, block_names[i].find('.'));
+    const bool last_of_stage = i + 1 == blocks.size() || block_names[i + 1].rfind(stage + ".", 0) != 0;
+    if (activations && last_of_stage) activations->push_back({stage, x});
+  }
   torch::Tensor features;
   if (pool) {
     auto r = pool(x.flatten(2).transpose(1, 2));  // positions as the set to pool
@@ -145,7 +151,7 @@ torch::Tensor AttnCNNImpl::forward(const data::Batch& batch) { return forward_im
 
 ClassifierOutput AttnCNNImpl::forward_with_attention(const data::Batch& batch) {
   ClassifierOutput out;
-  out.logits = forward_images(batch.inputs, &out.attention);
+  out.logits = forward_images(batch.inputs, &out.attention, &out.activations);
   return out;
 }
 

@@ -176,7 +176,8 @@ FusionNetImpl::FusionNetImpl(FusionNetOptions options_) : options(std::move(opti
   }
 }
 
-torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAttention>* maps) {
+torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAttention>* maps,
+                                 std::vector<NamedAttention>* activations) {
   auto images_it = batch.extra.find(data::kBatchImages);
   auto index_it = batch.extra.find(data::kBatchImageIndex);
   TORCH_CHECK(images_it != batch.extra.end() && index_it != batch.extra.end(),
@@ -195,6 +196,7 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
   for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward(x, maps, block_names[i]);
   const int64_t n_images = x.size(0), h = x.size(2), w = x.size(3);
   auto coords = coordinate_grid(h, w, x.options());
+  if (activations) activations->push_back({"image.grid", x});
   auto grid = region_proj(torch::cat({x, coords.expand({n_images, 2, h, w})}, 1));  // [I, dim, h, w]
   auto regions = grid.flatten(2).transpose(1, 2);                                    // [I, R, dim]
 
@@ -235,11 +237,11 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
   return mlp2(dropout(torch::relu(mlp1(dropout(features)))));
 }
 
-torch::Tensor FusionNetImpl::forward(const data::Batch& batch) { return run(batch, nullptr); }
+torch::Tensor FusionNetImpl::forward(const data::Batch& batch) { return run(batch, nullptr, nullptr); }
 
 ClassifierOutput FusionNetImpl::forward_with_attention(const data::Batch& batch) {
   ClassifierOutput out;
-  out.logits = run(batch, &out.attention);
+  out.logits = run(batch, &out.attention, &out.activations);
   return out;
 }
 

@@ -74,8 +74,10 @@ class AttnCNNImpl : public Classifier {
   explicit AttnCNNImpl(AttnCNNOptions options);
   torch::Tensor forward(const data::Batch& batch) override;
   ClassifierOutput forward_with_attention(const data::Batch& batch) override;
-  /// The network on an image tensor [B, C, H, W].
-  torch::Tensor forward_images(const torch::Tensor& images, std::vector<NamedAttention>* maps = nullptr);
+  /// The network on an image tensor [B, C, H, W]; appends attention maps and
+  /// each stage's output ("stage1", ...) when asked.
+  torch::Tensor forward_images(const torch::Tensor& images, std::vector<NamedAttention>* maps = nullptr,
+                               std::vector<NamedAttention>* activations = nullptr);
   void pretty_print(std::ostream& stream) const override;
 
   AttnCNNOptions options;

@@ -21,6 +21,9 @@ struct NamedAttention {
 struct ClassifierOutput {
   torch::Tensor logits;                  ///< [B, num_classes]
   std::vector<NamedAttention> attention; ///< every attention map, in forward order
+  /// Feature maps of convolution stages ([B, C, h, w], in the graph, e.g. "stage3"),
+  /// for gradient explanations such as Grad-CAM; empty for models without any.
+  std::vector<NamedAttention> activations;
 };
 
 /// Appends a Transformer encoder's per-layer weights as "encoder.layer0", "encoder.layer1", ...

@@ -129,7 +129,8 @@ class FusionNetImpl : public Classifier {
   torch::nn::Dropout dropout{nullptr};
 
  private:
-  torch::Tensor run(const data::Batch& batch, std::vector<NamedAttention>* maps);
+  torch::Tensor run(const data::Batch& batch, std::vector<NamedAttention>* maps,
+                    std::vector<NamedAttention>* activations);
 };
 
 }  // namespace focus::models

@@ -1,0 +1,38 @@
+#pragma once
+// The job behind focus-heatmap: explain the first examples of a split of a
+// trained image run with several methods and write, per example and method,
+// an overlay PNG and the raw map (.npy), a grid PNG comparing the methods, a
+// heatmaps.json listing everything, and an index.html linking it all.
+#include <string>
+#include <vector>
+
+#include "focus/explain/explainer.h"
+
+namespace focus::explain {
+
+struct HeatmapRequest {
+  std::string run;                    ///< run directory written by focus-train
+  std::string split = "test";         ///< test, val or train
+  std::string checkpoint = "best.pt"; ///< best.pt or checkpoint.pt
+  std::string out;                    ///< output directory (default: <run>/heatmaps)
+  std::string device = "auto";
+  int64_t first = 0;                  ///< index of the first example explained
+  int64_t limit = 8;                  ///< examples explained
+  std::vector<std::string> methods;   ///< empty = every method that applies to the model
+  std::string target;                 ///< class name or index ("" = the predicted class)
+  ExplainOptions options;
+};
+
+struct HeatmapSummary {
+  std::string out_dir;
+  std::string index_html;
+  int64_t examples = 0;
+  std::vector<std::string> methods;
+  int64_t files = 0;
+};
+
+/// Throws focus::Error for a run that is not an image classifier, an unknown
+/// or inapplicable method (listing those that apply), a bad class or range.
+HeatmapSummary run_heatmaps(const HeatmapRequest& request);
+
+}  // namespace focus::explain

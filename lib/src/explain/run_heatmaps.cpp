@@ -1,0 +1,184 @@
+#include "focus/explain/run_heatmaps.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "focus/eval/report.h"
+#include "focus/explain/heatmap_image.h"
+#include "focus/models/factory.h"
+#include "focus/train/task.h"
+#include "focus/train/trained_run.h"
+#include "focus/util/atomic_file.h"
+#include "focus/util/error.h"
+#include "focus/util/log.h"
+#include "focus/util/runtime.h"
+
+namespace focus::explain {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+/// The class a request names: a class name or an index; -1 = the predicted one.
+int64_t target_index(const std::string& target, const std::vector<std::string>& names) {
+  if (target.empty()) return -1;
+  auto it = std::find(names.begin(), names.end(), target);
+  if (it != names.end()) return it - names.begin();
+  try {
+    size_t used = 0;
+    const long v = std::stol(target, &used);
+    if (used == target.size() && v >= 0 && v < static_cast<long>(names.size())) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error("--class " + target + ": not a class name or index (classes: " + join(names) + ")");
+}
+
+/// A normalised model input [1, C, H, W] back to uint8 [H, W, C].
+torch::Tensor to_pixels(const torch::Tensor& input, const data::Normalization& norm) {
+  auto x = input[0].detach().to(torch::kCPU).to(torch::kFloat).clone();  // [C, H, W]
+  for (int64_t c = 0; c < x.size(0) && c < static_cast<int64_t>(norm.mean.size()); ++c)
+    x[c].mul_(norm.std[static_cast<size_t>(c)]).add_(norm.mean[static_cast<size_t>(c)]);
+  return (x.clamp(0, 1) * 255).round().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+}
+
+std::string percent(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * p);
+  return buf;
+}
+
+}  // namespace
+
+HeatmapSummary run_heatmaps(const HeatmapRequest& request) {
+  if (request.limit < 1 || request.first < 0) throw Error("--limit must be >= 1 and --first >= 0");
+  const torch::Device device = util::resolve_device(request.device);
+  auto run = train::load_trained_run(request.run, request.checkpoint, device);
+  if (run.recipe.task != train::kImageClassification)
+    throw Error(request.run + " is a " + run.recipe.task +
+                " run: focus-heatmap explains image classification runs so far (text and image + text maps are "
+                "returned by the models' forward_with_attention; their exporters are not written yet)");
+  const std::string arch = models::architecture_of(run.recipe.model, "model");
+  const auto applicable = image_methods(arch);
+  std::vector<std::string> methods = request.methods.empty() ? applicable : request.methods;
+  for (const auto& m : methods)
+    if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
+      throw Error("method '" + m + "' does not apply to this " + arch + " model (methods that do: " + join(applicable) + ")");
+  const int64_t fixed_target = target_index(request.target, run.class_names);
+
+  const fs::path out_dir = request.out.empty() ? fs::path(request.run) / "heatmaps" : fs::path(request.out);
+  auto data = train::prepare_evaluation(run, request.split, 1);
+  if (request.first >= data.source->size())
+    throw Error("--first " + std::to_string(request.first) + ": the " + request.split + " split has " +
+                std::to_string(data.source->size()) + " examples");
+
+  // Compute everything first, then write: a failure leaves no partial output.
+  struct Example {
+    int64_t index, label, predicted, target;
+    double probability;
+    std::vector<std::pair<std::string, std::string>> files;  // name -> bytes
+    util::Json json;
+  };
+  std::vector<Example> examples;
+  auto stream = data.source->epoch(0, 0);
+  int64_t index = 0;
+  while (auto batch = stream->next()) {
+    if (index < request.first) {
+      ++index;
+      continue;
+    }
+    if (static_cast<int64_t>(examples.size()) >= request.limit) break;
+    auto b = batch->to(device);
+    Example ex;
+    ex.index = index++;
+    ex.label = b.targets[0].item<int64_t>();
+    torch::Tensor probs;
+    {
+      torch::NoGradGuard no_grad;
+      probs = torch::softmax(run.model->forward(b), 1)[0].to(torch::kCPU);
+    }
+    ex.predicted = probs.argmax().item<int64_t>();
+    ex.target = fixed_target >= 0 ? fixed_target : ex.predicted;
+    ex.probability = probs[ex.target].item<double>();
+    const auto pixels = to_pixels(b.inputs, run.normalization);
+    const int64_t h = pixels.size(0), w = pixels.size(1);
+    char stem[32];
+    std::snprintf(stem, sizeof stem, "%05ld", static_cast<long>(ex.index));
+    std::vector<GridTile> tiles = {{"input", pixels, {}}};
+    ex.json = {{"index", ex.index},
+               {"label", run.class_names[static_cast<size_t>(ex.label)]},
+               {"predicted", run.class_names[static_cast<size_t>(ex.predicted)]},
+               {"target", run.class_names[static_cast<size_t>(ex.target)]},
+               {"probability", ex.probability},
+               {"maps", util::Json::object()}};
+    for (const auto& method : methods) {
+      auto m = explain_image(*run.model, arch, b, method, ex.target, request.options);
+      auto raw = m.map.to(torch::kCPU).to(torch::kFloat);
+      auto shown = resize_map(normalize_map(raw), h, w);
+      const std::string base = std::string(stem) + "-" + method;
+      ex.files.emplace_back(base + ".png", overlay_png(pixels, shown));
+      ex.files.emplace_back(base + ".npy", npy_bytes(raw));
+      ex.json["maps"][method] = {{"png", base + ".png"}, {"npy", base + ".npy"}, {"source", m.source},
+                                 {"shape", raw.sizes().vec()}};
+      tiles.push_back({method, pixels, shown});
+    }
+    const std::string title = "true " + run.class_names[static_cast<size_t>(ex.label)] + ", predicted " +
+                              run.class_names[static_cast<size_t>(ex.predicted)] + " (" +
+                              percent(probs[ex.predicted].item<double>()) + "), explained: " +
+                              run.class_names[static_cast<size_t>(ex.target)];
+    ex.files.emplace_back(std::string(stem) + "-grid.png", grid_png(tiles, title));
+    ex.json["grid"] = std::string(stem) + "-grid.png";
+    examples.push_back(std::move(ex));
+  }
+
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Focus heatmaps</title><style>"
+      "body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+      "padding:6px;text-align:center}img.map{width:112px;image-rendering:pixelated}</style></head><body>\n"
+      "<h1>Heatmaps</h1>\n<p>Run <code>" + eval::html_escape(request.run) + "</code>, split " +
+      eval::html_escape(request.split) + ", model " + eval::html_escape(arch) + ".</p>\n<table><tr><th>#</th><th>true</th>"
+      "<th>predicted</th><th>explained (p)</th>";
+  for (const auto& m : methods) html += "<th>" + eval::html_escape(m) + "</th>";
+  html += "<th>grid</th></tr>\n";
+  util::Json listing = util::Json::array();
+  for (const auto& ex : examples) {
+    html += "<tr><td>" + std::to_string(ex.index) + "</td><td>" + eval::html_escape(ex.json["label"].get<std::string>()) +
+            "</td><td>" + eval::html_escape(ex.json["predicted"].get<std::string>()) + "</td><td>" +
+            eval::html_escape(ex.json["target"].get<std::string>()) + " (" + percent(ex.probability) + ")</td>";
+    for (const auto& m : methods) {
+      const std::string png = ex.json["maps"][m]["png"];
+      html += "<td><a href=\"" + png + "\"><img class=\"map\" src=\"" + png + "\" alt=\"" + eval::html_escape(m) +
+              "\"></a><br><small>" + eval::html_escape(ex.json["maps"][m]["source"].get<std::string>()) + "</small></td>";
+    }
+    html += "<td><a href=\"" + ex.json["grid"].get<std::string>() + "\">grid</a></td></tr>\n";
+    listing.push_back(ex.json);
+  }
+  html += "</table>\n</body></html>\n";
+
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw Error(out_dir.string() + ": cannot create directory: " + ec.message());
+  HeatmapSummary summary;
+  for (const auto& ex : examples)
+    for (const auto& [name, bytes] : ex.files) {
+      util::write_file_atomic(out_dir / name, bytes);
+      ++summary.files;
+    }
+  util::write_file_atomic(out_dir / "heatmaps.json",
+                          util::Json{{"run", request.run}, {"split", request.split}, {"arch", arch},
+                                     {"methods", methods}, {"examples", listing}}.dump(2) + "\n");
+  util::write_file_atomic(out_dir / "index.html", html);
+  summary.files += 2;
+  summary.out_dir = out_dir.string();
+  summary.index_html = (out_dir / "index.html").string();
+  summary.examples = static_cast<int64_t>(examples.size());
+  summary.methods = methods;
+  return summary;
+}
+
+}  // namespace focus::explain

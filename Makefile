@@ -29,8 +29,10 @@ demo: setup build
 	$(BUILD_DIR)/apps/focus-train --recipe models/fashion-attncnn.json --out $(RUN_DIR) \
 	  --set train.epochs=$(DEMO_EPOCHS)
 	$(BUILD_DIR)/apps/focus-eval --run $(RUN_DIR)
+	$(BUILD_DIR)/apps/focus-heatmap --run $(RUN_DIR) --limit 12
 	@echo
-	@echo "Report: $(RUN_DIR)/report.html   (full schedule: make train-full)"
+	@echo "Report:   $(RUN_DIR)/report.html   (full schedule: make train-full)"
+	@echo "Heatmaps: $(RUN_DIR)/heatmaps/index.html"
 
 test: setup build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 1

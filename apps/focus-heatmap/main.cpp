@@ -1,4 +1,6 @@
 // focus-heatmap: what a trained model attended to, as images and raw maps.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "common/app_common.h"
@@ -6,11 +8,16 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Explain a trained image classifier's decisions on examples of a data split. For each example and\n"
-      "method it writes an overlay PNG (jet colours over the input, the input's size) and the raw map as\n"
-      "NumPy .npy, a grid PNG comparing the methods (labelled with the true and predicted class and its\n"
-      "probability), heatmaps.json and an index.html linking everything.\n\n"
-      "Methods (default: all that apply to the model):\n"
+      "Explain a trained classifier's decisions on examples of a data split.\n"
+      "Image runs: for each example and method an overlay PNG (jet colours over the input, the input's\n"
+      "size) and the raw map as NumPy .npy, and a grid PNG comparing the methods (labelled with the true\n"
+      "and predicted class and its probability).\n"
+      "Text runs: a weight per token for every map (each layer and head, rollout, ...), in heatmaps.json\n"
+      "with each token's text and byte offsets, and a page highlighting the tokens over the original text\n"
+      "with a selector over the maps; on a terminal the texts are also printed with coloured tokens.\n"
+      "Both write heatmaps.json and index.html.\n\n"
+      "Methods (default: all that apply to the model; text: attention, rollout, grad_rollout for Transformers,\n"
+      "attention (word and sentence level) for HAN):\n"
       "  attention     a map the model computes: AttnCNN's CBAM / attention-pooling maps (--layer picks one),\n"
       "                a ViT layer's [CLS] -> patch attention (--layer encoder.layerN, --head N)\n"
       "  rollout       attention rollout over the ViT's layers (Abnar & Zuidema 2020)\n"
@@ -20,7 +27,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  focus-heatmap --run runs/fashion --limit 20\n"
       "  focus-heatmap --run runs/fashion-vit --method rollout,grad_rollout --head-fusion max --out out/vit\n"
-      "  focus-heatmap --run runs/fashion --method gradcam --layer stage2 --class Sneaker",
+      "  focus-heatmap --run runs/fashion --method gradcam --layer stage2 --class Sneaker\n"
+      "  focus-heatmap --run runs/spam --limit 10 --method rollout,grad_rollout",
       "focus-heatmap"};
   focus::explain::HeatmapRequest request;
   focus::apps::CommonFlags common;
@@ -67,6 +75,7 @@ int main(int argc, char** argv) {
     const auto summary = focus::explain::run_heatmaps(request);
     std::printf("explained %ld examples with:", static_cast<long>(summary.examples));
     for (const auto& m : summary.methods) std::printf(" %s", m.c_str());
+    if (!summary.terminal.empty() && isatty(fileno(stdout))) std::printf("\n%s", summary.terminal.c_str());
     std::printf("\nwrote %ld files to %s\nindex: %s\n", static_cast<long>(summary.files), summary.out_dir.c_str(),
                 summary.index_html.c_str());
     return 0;

@@ -82,3 +82,16 @@ printf 'body,label\n"hi, there",ham\n' > "$WORK/bad/train.csv"
 expect_failure "missing text column" "train.csv.*text" \
   "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-bow.json" --out "$WORK/bad-run" "${SMALL[@]}" \
   --set "data.root=$WORK/bad" --set data.train=train.csv
+
+# Heatmaps over text: a weight per token with byte offsets, a page, errors.
+: "${FOCUS_HEATMAP:?set by ctest}"
+"$FOCUS_HEATMAP" --run "$WORK/tr" --limit 3 --out "$WORK/maps" --threads 2 > "$WORK/heatmap.out"
+[ -s "$WORK/maps/index.html" ] || fail "the text heatmap page is missing"
+grep -q '"begin":' "$WORK/maps/heatmaps.json" || fail "heatmaps.json lacks token offsets"
+grep -q '"name": "rollout"' "$WORK/maps/heatmaps.json" || fail "heatmaps.json lacks the rollout map"
+grep -q 'class="tok"' "$WORK/maps/index.html" || fail "index.html highlights no token"
+pass "text heatmaps: per-token weights with offsets for 3 texts, HTML page"
+expect_failure "image method on a text run" "does not apply.*attention, rollout, grad_rollout" \
+  "$FOCUS_HEATMAP" --run "$WORK/tr" --method gradcam --out "$WORK/bad-maps" --threads 2
+expect_failure "heatmaps of a model without attention" "no explanation method applies to a bag_of_embeddings" \
+  "$FOCUS_HEATMAP" --run "$WORK/bow" --out "$WORK/bad-maps" --threads 2

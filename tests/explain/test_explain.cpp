@@ -4,7 +4,13 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <regex>
+
 #include <opencv2/imgcodecs.hpp>
+
+#include "focus/data/word_tokenizer.h"
+#include "focus/eval/report.h"
+#include "focus/explain/text_explainer.h"
 
 #include "focus/explain/explainer.h"
 #include "focus/explain/grad_cam.h"
@@ -163,4 +169,63 @@ TEST_CASE("explain_image: methods per architecture, map sizes, errors that list 
   CHECK_THROWS_WITH(explain_image(*vit, "vit", b, "attention", 1, head), Catch::Contains("2 heads"));
   CHECK_THROWS_WITH(explain_image(*vit, "vit", b, "gradcam", 1), Catch::Contains("rollout"));
   CHECK_THROWS_WITH(explain_image(*vit, "vit", b, "grad_rollout", 12), Catch::Contains("outside"));
+}
+
+TEST_CASE("text explanations: a weight per token, offsets over the original text, empty texts", "[explain][text]") {
+  torch::manual_seed(12);
+  std::vector<std::string> vocab = focus::data::special_token_names();
+  for (const char* w : {"hello", "world", ".", ",", "again", "!", "<", "b", ">"}) vocab.push_back(w);
+  focus::data::WordTokenizer tokenizer(vocab);
+  focus::models::InputSpec input;
+  input.vocab_size = static_cast<int64_t>(vocab.size());
+  input.max_length = 32;
+  input.num_classes = 2;
+  auto model = focus::models::build_model(
+      Json{{"arch", "text_transformer"}, {"dim", 16}, {"layers", 2}, {"heads", 2}, {"head", "attention_pool"}}, input, "t");
+  model->eval();
+  focus::data::TextEncodingOptions encoding;
+  encoding.max_length = 32;
+  const std::string text = "Hello, <b> world!  Hello again.";
+  auto e = explain_text(*model, "text_transformer", tokenizer, text, encoding, {"attention", "rollout", "grad_rollout"}, -1,
+                        torch::kCPU);
+  REQUIRE(e.tokens.size() == 10);  // hello , < b > world ! hello again .
+  CHECK(text.substr(static_cast<size_t>(e.tokens[2].begin), 1) == "<");
+  CHECK(e.target == e.predicted);
+  // attention: 2 layers x (mean + 2 heads), plus the attention-pool head; then rollout and gradient rollout.
+  REQUIRE(e.maps.size() == 2 * 3 + 1 + 2);
+  for (const auto& m : e.maps) CHECK(m.weights.size() == e.tokens.size());
+  float rollout_sum = 0;
+  for (float w : e.maps[7].weights) rollout_sum += w;
+  CHECK(e.maps[7].name == "rollout");
+  CHECK(rollout_sum < 1.0f + 1e-5f);
+
+  const std::string html = text_page_html({e}, {"ham", "spam"}, "t");
+  // Every highlighted span holds exactly its token's bytes, escaped.
+  std::regex span("<span class=\"tok\" data-i=\"(\\d+)\">([^<]*)</span>");
+  size_t spans = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), span); it != std::sregex_iterator(); ++it, ++spans) {
+    const auto& tok = e.tokens[std::stoul((*it)[1])];
+    CHECK((*it)[2] == focus::eval::html_escape(text.substr(static_cast<size_t>(tok.begin), static_cast<size_t>(tok.end - tok.begin))));
+  }
+  CHECK(spans == e.tokens.size());
+  // Without the tags, the text block is the original text, escaped.
+  const auto start = html.find("<div class=\"text\" id=\"text0\">") + std::string("<div class=\"text\" id=\"text0\">").size();
+  const auto block = html.substr(start, html.find("</div>", start) - start);
+  CHECK(std::regex_replace(block, std::regex("<span[^>]*>|</span>"), "") == focus::eval::html_escape(text));
+
+  const auto json = to_json(e, {"ham", "spam"});
+  CHECK(json["tokens"][5]["token"] == "world");
+  CHECK(json["tokens"][5]["begin"] == 11);
+  CHECK(json["maps"].size() == 9);
+  const std::string ansi = ansi_text(e, e.maps[7]);
+  CHECK(ansi.find("\x1b[48;5;") != std::string::npos);
+  CHECK(std::regex_replace(ansi, std::regex("\x1b\\[[0-9;]*m"), "") == text);
+
+  auto empty = explain_text(*model, "text_transformer", tokenizer, "", encoding, {"rollout"}, -1, torch::kCPU);
+  CHECK(empty.tokens.empty());
+  CHECK(empty.maps.empty());
+  CHECK(text_page_html({empty}, {"ham", "spam"}, "t").find("no tokens") != std::string::npos);
+  CHECK_THROWS_WITH(explain_text(*model, "text_transformer", tokenizer, text, encoding, {"gradcam"}, -1, torch::kCPU),
+                    Catch::Contains("attention, rollout, grad_rollout"));
+  CHECK(text_methods("bag_of_embeddings").empty());
 }

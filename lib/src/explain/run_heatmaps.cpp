@@ -6,8 +6,10 @@
 
 #include "focus/eval/report.h"
 #include "focus/explain/heatmap_image.h"
+#include "focus/explain/text_explainer.h"
 #include "focus/models/factory.h"
 #include "focus/train/task.h"
+#include "focus/train/text_task.h"
 #include "focus/train/trained_run.h"
 #include "focus/util/atomic_file.h"
 #include "focus/util/error.h"
@@ -53,17 +55,71 @@ std::string percent(double p) {
   return buf;
 }
 
+HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::TrainedRun& run, const std::string& arch,
+                                 const torch::Device& device) {
+  const auto applicable = text_methods(arch);
+  if (applicable.empty())
+    throw Error("no explanation method applies to a " + arch +
+                " model (it computes no attention over tokens; text_transformer and han runs have them)");
+  const std::vector<std::string> methods = request.methods.empty() ? applicable : request.methods;
+  for (const auto& m : methods)
+    if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
+      throw Error("method '" + m + "' does not apply to this " + arch + " model (methods that do: " + join(applicable) + ")");
+  const int64_t fixed_target = target_index(request.target, run.class_names);
+  const auto split = train::text_split(run, request.split);
+  const auto size = static_cast<int64_t>(split.examples.size());
+  if (request.first >= size)
+    throw Error("--first " + std::to_string(request.first) + ": the " + request.split + " split has " +
+                std::to_string(size) + " examples");
+  const auto encoding = train::text_encoding(run.recipe);
+  std::vector<TextExplanation> explanations;
+  util::Json listing = util::Json::array();
+  HeatmapSummary summary;
+  for (int64_t i = request.first; i < std::min(size, request.first + request.limit); ++i) {
+    const auto& example = split.examples[static_cast<size_t>(i)];
+    auto e = explain_text(*run.model, arch, *run.tokenizer, example.text, encoding, methods, fixed_target, device);
+    auto json = to_json(e, run.class_names);
+    json["index"] = i;
+    json["line"] = example.line;
+    json["label"] = example.label;
+    listing.push_back(std::move(json));
+    if (!e.maps.empty()) {
+      auto shown = std::find_if(e.maps.begin(), e.maps.end(), [](const TextMap& m) { return m.method == "rollout"; });
+      const auto& map = shown != e.maps.end() ? *shown : e.maps.front();
+      summary.terminal += "#" + std::to_string(i) + " [" + map.name + "] " + ansi_text(e, map) + "\n";
+    }
+    explanations.push_back(std::move(e));
+  }
+  const fs::path out_dir = request.out.empty() ? fs::path(request.run) / "heatmaps" : fs::path(request.out);
+  const std::string html = text_page_html(explanations, run.class_names, "Focus heatmaps: " + request.run + " (" + request.split + ")");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw Error(out_dir.string() + ": cannot create directory: " + ec.message());
+  util::write_file_atomic(out_dir / "heatmaps.json",
+                          util::Json{{"run", request.run}, {"split", request.split}, {"arch", arch},
+                                     {"methods", methods}, {"examples", listing}}.dump(2) + "\n");
+  util::write_file_atomic(out_dir / "index.html", html);
+  summary.files = 2;
+  summary.out_dir = out_dir.string();
+  summary.index_html = (out_dir / "index.html").string();
+  summary.examples = static_cast<int64_t>(explanations.size());
+  summary.methods = methods;
+  return summary;
+}
+
 }  // namespace
 
 HeatmapSummary run_heatmaps(const HeatmapRequest& request) {
   if (request.limit < 1 || request.first < 0) throw Error("--limit must be >= 1 and --first >= 0");
   const torch::Device device = util::resolve_device(request.device);
   auto run = train::load_trained_run(request.run, request.checkpoint, device);
-  if (run.recipe.task != train::kImageClassification)
-    throw Error(request.run + " is a " + run.recipe.task +
-                " run: focus-heatmap explains image classification runs so far (text and image + text maps are "
-                "returned by the models' forward_with_attention; their exporters are not written yet)");
+  if (run.recipe.task == train::kMaskedLm)
+    throw Error(request.run + " is a masked-LM pretraining run, not a classifier: there is no prediction to explain");
+  if (run.recipe.task == train::kMultimodalClassification)
+    throw Error(request.run + " is an image + text run: focus-heatmap does not export its maps yet (FusionNet's "
+                "forward_with_attention returns them as cross.layerN, question token -> region)");
   const std::string arch = models::architecture_of(run.recipe.model, "model");
+  if (run.recipe.is_text()) return run_text_heatmaps(request, run, arch, device);
   const auto applicable = image_methods(arch);
   std::vector<std::string> methods = request.methods.empty() ? applicable : request.methods;
   for (const auto& m : methods)

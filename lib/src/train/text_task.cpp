@@ -245,38 +245,43 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
   return task;
 }
 
-EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,
-                                 const std::string& group_by) {
+TextSplit text_split(const TrainedRun& run, const std::string& split, const std::string& group_by) {
   auto config = run.recipe.text_data;
   if (!group_by.empty()) config.reader.group_field = group_by;
   const bool masked_lm = run.recipe.task == kMaskedLm;
-  std::vector<data::TextExample> examples;
-  std::string origin;
+  TextSplit out;
   if (split == "test") {
-    origin = split_path(config, config.test);
-    examples = read_split(config, config.test, !masked_lm, config.limit_test);
+    out.origin = split_path(config, config.test);
+    out.examples = read_split(config, config.test, !masked_lm, config.limit_test);
   } else {
     auto splits = load_train_val(config, !masked_lm);
     if (split == "train") {
-      examples = std::move(splits.train);
-      origin = splits.train_origin;
+      out.examples = std::move(splits.train);
+      out.origin = splits.train_origin;
     } else {
-      examples = std::move(splits.val);
-      origin = splits.val_origin;
+      out.examples = std::move(splits.val);
+      out.origin = splits.val_origin;
     }
   }
-  std::vector<int64_t> labels;
   if (!masked_lm) {
-    labels = label_indices(examples, run.class_names, origin);
-    if (split == "train") keep_fraction(examples, labels, config.train_fraction, config.split_seed);
+    out.labels = label_indices(out.examples, run.class_names, out.origin);
+    if (split == "train") keep_fraction(out.examples, out.labels, config.train_fraction, config.split_seed);
   }
+  return out;
+}
+
+data::TextEncodingOptions text_encoding(const Recipe& recipe) { return encoding_options(recipe); }
+
+EvalData prepare_text_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,
+                                 const std::string& group_by) {
+  auto data = text_split(run, split, group_by);
   EvalData out;
-  if (!config.reader.group_field.empty())
-    for (const auto& e : examples) out.groups.push_back(e.group);
+  if (!group_by.empty() || !run.recipe.text_data.reader.group_field.empty())
+    for (const auto& e : data.examples) out.groups.push_back(e.group);
   auto options = batch_options(run.recipe, run.input, false);
   options.batch_size = batch_size;
   out.source = std::make_unique<data::TextBatchSource>(
-      encode_all(*run.tokenizer, examples, encoding_options(run.recipe), split), std::move(labels), options);
+      encode_all(*run.tokenizer, data.examples, encoding_options(run.recipe), split), std::move(data.labels), options);
   return out;
 }
 

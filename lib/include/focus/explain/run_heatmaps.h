@@ -1,8 +1,9 @@
 #pragma once
-// The job behind focus-heatmap: explain the first examples of a split of a
-// trained image run with several methods and write, per example and method,
-// an overlay PNG and the raw map (.npy), a grid PNG comparing the methods, a
-// heatmaps.json listing everything, and an index.html linking it all.
+// The job behind focus-heatmap: explain examples of a split of a trained run
+// with several methods. Image runs: per example and method an overlay PNG and
+// the raw map (.npy), a grid PNG comparing the methods. Text runs: a weight per
+// token (with byte offsets) for every map. Both: heatmaps.json listing
+// everything and an index.html showing it.
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct HeatmapSummary {
   int64_t examples = 0;
   std::vector<std::string> methods;
   int64_t files = 0;
+  std::string terminal;  ///< text runs: each text with its tokens coloured (ANSI), for a terminal
 };
 
 /// Throws focus::Error for a run that is not an image classifier, an unknown

@@ -45,15 +45,15 @@ head -n 40 "$WORK/clevr/train.jsonl" > "$WORK/bad/train.jsonl"
 sed -n '41p' "$WORK/clevr/train.jsonl" | sed 's#"image":"images/train/[0-9]*.png"#"image":"images/train/nope.png"#' >> "$WORK/bad/train.jsonl"
 cp "$WORK/clevr/test.jsonl" "$WORK/bad/test.jsonl"
 expect_failure "missing image" "train.jsonl:41: image 'images/train/nope.png' does not exist" \
-  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --threads 2
+  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --set data.val_fraction=0.5 --threads 2
 head -n 40 "$WORK/clevr/train.jsonl" > "$WORK/bad/train.jsonl"
 echo '{"image": "images/train/000002.png", "label": "yes"}' >> "$WORK/bad/train.jsonl"
 expect_failure "missing field" "train.jsonl:41: missing field 'text'" \
-  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --threads 2
+  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --set data.val_fraction=0.5 --threads 2
 head -n 40 "$WORK/clevr/train.jsonl" > "$WORK/bad/train.jsonl"
 echo "not an image" > "$WORK/bad/images/train/000001.png"
 expect_failure "unreadable image" "train.jsonl:21: image 'images/train/000001.png'.*not a decodable image" \
-  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --threads 2
+  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --set data.val_fraction=0.5 --threads 2
 expect_failure "group-by on an unknown field" "missing field 'colour'" \
   "$FOCUS_EVAL" --run "$WORK/cross" --group-by colour --out "$WORK/by-colour" --threads 2
 expect_failure "bad generator options" "test images" "$FOCUS_DATA" sort-of-clevr --out "$WORK/x" --images 10 --test-images 20

@@ -160,6 +160,8 @@ TEST_CASE("explain_image: methods per architecture, map sizes, errors that list 
   auto rollout = explain_image(*vit, "vit", b, "rollout", 1).map;
   CHECK(rollout.sizes() == std::vector<int64_t>{7, 7});
   CHECK(rollout.sum().item<float>() < 1.0f + 1e-4f);  // a row of a row-stochastic matrix, [CLS] itself excluded
+  CHECK(rollout.sum().item<float>() > 0.05f);
+  CHECK(rollout.min().item<float>() >= 0.0f);
   CHECK(explain_image(*vit, "vit", b, "grad_rollout", 1).map.sizes() == std::vector<int64_t>{7, 7});
   ExplainOptions head;
   head.head = 1;
@@ -198,6 +200,7 @@ TEST_CASE("text explanations: a weight per token, offsets over the original text
   for (float w : e.maps[7].weights) rollout_sum += w;
   CHECK(e.maps[7].name == "rollout");
   CHECK(rollout_sum < 1.0f + 1e-5f);
+  CHECK(rollout_sum > 0.05f);
 
   const std::string html = text_page_html({e}, {"ham", "spam"}, "t");
   // Every highlighted span holds exactly its token's bytes, escaped.

@@ -21,7 +21,7 @@ AugmentConfig no_augmentation() {
 MultimodalBatchSource::MultimodalBatchSource(torch::Tensor images, Normalization normalization,
                                              std::vector<EncodedText> texts, std::vector<int64_t> image_of,
                                              std::vector<int64_t> labels, MultimodalBatchOptions options)
-    : images_(std::move(images)),
+    : images_(images.defined() ? images.to(torch::kCPU).contiguous() : images),
       transform_(std::move(normalization), no_augmentation()),
       texts_(std::move(texts)),
       image_of_(std::move(image_of)),

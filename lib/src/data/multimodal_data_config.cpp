@@ -20,8 +20,9 @@ MultimodalDataConfig parse_multimodal_data_config(const util::Json& json, const 
   if (rd.image_field.empty() || rd.text_field.empty() || rd.label_field.empty())
     throw Error(context + ": image_field, text_field and label_field must name fields of the manifest");
   if (c.train.empty()) throw Error(r.where("train") + ": must name the training manifest");
-  if (c.val_fraction < 0 || c.val_fraction >= 1)
-    throw Error(r.where("val_fraction") + ": expected a value in [0, 1), found " + std::to_string(c.val_fraction));
+  if (c.val.empty() && (c.val_fraction <= 0 || c.val_fraction >= 1))
+    throw Error(r.where("val_fraction") + ": expected a value in (0, 1) (or a val manifest), found " +
+                std::to_string(c.val_fraction));
   if (c.channels != 1 && c.channels != 3) throw Error(r.where("channels") + ": expected 1 or 3");
   if (c.image_size < 0 || c.limit_train_images < 0 || c.image_group_size < 0)
     throw Error(context + ": image_size, limit_train_images and image_group_size must be >= 0");

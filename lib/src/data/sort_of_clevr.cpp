@@ -53,11 +53,11 @@ int64_t extreme_object(const std::vector<SceneObject>& scene, int64_t subject, b
 }
 
 void check_options(const SortOfClevrOptions& o) {
-  if (o.out.empty()) throw Error("sort-of-clevr: the output directory is empty");
   if (o.images < 1 || o.test_images < 0 || o.test_images > o.images)
     throw Error("sort-of-clevr: need images >= 1 and 0 <= test images <= images (got " + std::to_string(o.images) +
                 " and " + std::to_string(o.test_images) + ")");
-  if (o.object_size < 1) throw Error("sort-of-clevr: object size must be at least 1 pixel");
+  if (o.object_size < 1 || o.object_size > 256 || o.image_size > 4096)
+    throw Error("sort-of-clevr: need 1 <= object size <= 256 and image size <= 4096 pixels");
   // Six objects whose centres are 3 * object_size apart must fit comfortably.
   if (o.image_size < 12 * o.object_size)
     throw Error("sort-of-clevr: image size " + std::to_string(o.image_size) + " is too small for object size " +
@@ -87,6 +87,7 @@ const std::vector<std::string>& sort_of_clevr_answers() {
 }
 
 std::vector<SceneObject> random_scene(std::mt19937_64& rng, const SortOfClevrOptions& o) {
+  check_options(o);
   const int64_t s = o.object_size, span = o.image_size - 2 * s;
   const int64_t min_d2 = 9 * s * s;  // centres 3s apart: squares and circles never touch
   for (;;) {
@@ -109,6 +110,7 @@ std::vector<SceneObject> random_scene(std::mt19937_64& rng, const SortOfClevrOpt
 }
 
 std::vector<uint8_t> render_scene(const std::vector<SceneObject>& scene, const SortOfClevrOptions& o) {
+  check_options(o);
   const int n = static_cast<int>(o.image_size), s = static_cast<int>(o.object_size);
   cv::Mat image(n, n, CV_8UC3, cv::Scalar(255, 255, 255));
   for (const auto& obj : scene) {
@@ -185,6 +187,7 @@ std::vector<Question> ask_questions(const std::vector<SceneObject>& scene, std::
 }
 
 SortOfClevrSummary write_sort_of_clevr(const SortOfClevrOptions& o) {
+  if (o.out.empty()) throw Error("sort-of-clevr: the output directory is empty");
   check_options(o);
   const fs::path root(o.out);
   std::error_code ec;

@@ -68,7 +68,7 @@ ImageMap vit_attention(const models::ClassifierOutput& out, const ExplainOptions
     if (!chosen) throw Error("--layer " + o.layer + ": no such attention layer (the model has: " + join(names) + ")");
   }
   auto weights = chosen->weights[0].detach();  // [H, L, L]
-  if (o.head >= weights.size(0))
+  if (o.head < -1 || o.head >= weights.size(0))
     throw Error("--head " + std::to_string(o.head) + ": the layer has " + std::to_string(weights.size(0)) + " heads");
   auto matrix = o.head >= 0 ? weights[o.head] : weights.mean(0);
   return {cls_row_as_grid(matrix, h, w), chosen->name + (o.head >= 0 ? " head " + std::to_string(o.head) : " mean of heads")};

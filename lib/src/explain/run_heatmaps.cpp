@@ -57,6 +57,9 @@ std::string percent(double p) {
 
 HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::TrainedRun& run, const std::string& arch,
                                  const torch::Device& device) {
+  if (!request.options.layer.empty() || request.options.head >= 0)
+    throw Error("--layer and --head choose an image model's map; a text page shows every layer and head (pick one "
+                "in its selector)");
   const auto applicable = text_methods(arch);
   if (applicable.empty())
     throw Error("no explanation method applies to a " + arch +
@@ -75,9 +78,11 @@ HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::Tra
   std::vector<TextExplanation> explanations;
   util::Json listing = util::Json::array();
   HeatmapSummary summary;
-  for (int64_t i = request.first; i < std::min(size, request.first + request.limit); ++i) {
+  const int64_t end = request.first + std::min(request.limit, size - request.first);
+  for (int64_t i = request.first; i < end; ++i) {
     const auto& example = split.examples[static_cast<size_t>(i)];
-    auto e = explain_text(*run.model, arch, *run.tokenizer, example.text, encoding, methods, fixed_target, device);
+    auto e = explain_text(*run.model, arch, *run.tokenizer, example.text, encoding, methods, fixed_target, device,
+                          request.options.rollout);
     auto json = to_json(e, run.class_names);
     json["index"] = i;
     json["line"] = example.line;

@@ -58,7 +58,8 @@ std::vector<std::string> text_methods(const std::string& arch) {
 
 TextExplanation explain_text(models::Classifier& model, const std::string& arch, const data::Tokenizer& tokenizer,
                              const std::string& text, const data::TextEncodingOptions& encoding,
-                             const std::vector<std::string>& methods, int64_t target, const torch::Device& device) {
+                             const std::vector<std::string>& methods, int64_t target, const torch::Device& device,
+                             const RolloutOptions& rollout) {
   const auto applicable = text_methods(arch);
   for (const auto& m : methods)
     if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
@@ -116,7 +117,7 @@ TextExplanation explain_text(models::Classifier& model, const std::string& arch,
       for (const auto& m : out.attention)
         if (m.name == "head.pool") e.maps.push_back({method, "attention-pool head", to_vector(m.weights[0].narrow(0, 1, m.weights.size(1) - 1))});
     } else if (method == "rollout") {
-      e.maps.push_back({method, "rollout", cls_row(attention_rollout(layers)[0])});
+      e.maps.push_back({method, "rollout", cls_row(attention_rollout(layers, rollout)[0])});
     } else {
       auto grads = torch::autograd::grad({out.logits[0][e.target]}, layers);
       e.maps.push_back({method, "gradient rollout", cls_row(gradient_rollout(layers, grads)[0])});

@@ -67,6 +67,10 @@ std::pair<Split, Split> load_train_val(const data::MultimodalDataConfig& c) {
   std::shuffle(images.begin(), images.end(), rng);
   const auto n_val = static_cast<size_t>(c.val_fraction * static_cast<double>(images.size()));
   const std::set<std::string> val_images(images.begin(), images.begin() + static_cast<std::ptrdiff_t>(n_val));
+  if (n_val == 0)
+    throw Error(train.origin + ": data.val_fraction " + std::to_string(c.val_fraction) + " of " +
+                std::to_string(images.size()) + " training images holds out no image for validation (use more images, "
+                "a larger val_fraction or a val manifest)");
   Split val{filter_by_image(train.examples, [&](const std::string& i) { return val_images.count(i) > 0; }), train.origin};
   train.examples = filter_by_image(std::move(train.examples), [&](const std::string& i) { return val_images.count(i) == 0; });
   if (train.examples.empty()) throw Error(train.origin + ": no training examples left after the validation hold-out");

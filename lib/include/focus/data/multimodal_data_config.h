@@ -19,7 +19,7 @@ struct MultimodalDataConfig {
   std::string test = "test.jsonl";   ///< test manifest
   ManifestReadOptions reader;        ///< image_field, text_field, label_field, group_field
   std::vector<std::string> class_names;  ///< label order ("" = the sorted labels of the training manifest)
-  double val_fraction = 0.05;        ///< share of training images held out, used only when val is ""
+  double val_fraction = 0.05;        ///< share of training images held out, in (0, 1); used only when val is ""
   uint64_t split_seed = 42;          ///< seed of the hold-out
   int64_t limit_train_images = 0;    ///< use only the examples of the first this many training images (0 = all)
   int64_t channels = 3;              ///< 1 = grayscale, 3 = RGB

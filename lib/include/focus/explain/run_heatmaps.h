@@ -33,8 +33,8 @@ struct HeatmapSummary {
   std::string terminal;  ///< text runs: each text with its tokens coloured (ANSI), for a terminal
 };
 
-/// Throws focus::Error for a run that is not an image classifier, an unknown
-/// or inapplicable method (listing those that apply), a bad class or range.
+/// Throws focus::Error for a run that is not an image or text classifier, an
+/// unknown or inapplicable method (listing those that apply), a bad class or range.
 HeatmapSummary run_heatmaps(const HeatmapRequest& request);
 
 }  // namespace focus::explain

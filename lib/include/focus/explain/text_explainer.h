@@ -36,7 +36,8 @@ std::vector<std::string> text_methods(const std::string& arch);
 /// Throws focus::Error naming the methods that apply for one that does not.
 TextExplanation explain_text(models::Classifier& model, const std::string& arch, const data::Tokenizer& tokenizer,
                              const std::string& text, const data::TextEncodingOptions& encoding,
-                             const std::vector<std::string>& methods, int64_t target, const torch::Device& device);
+                             const std::vector<std::string>& methods, int64_t target, const torch::Device& device,
+                             const RolloutOptions& rollout = {});
 
 /// {"text", "predicted", "target", "probabilities", "tokens": [{"token", "begin", "end"}],
 ///  "maps": [{"method", "name", "weights"}]}

@@ -21,7 +21,8 @@ struct NamedAttention {
 struct ClassifierOutput {
   torch::Tensor logits;                  ///< [B, num_classes]
   std::vector<NamedAttention> attention; ///< every attention map, in forward order
-  /// Feature maps of convolution stages ([B, C, h, w], in the graph, e.g. "stage3"),
+  /// Feature maps of convolution stages ([B, C, h, w], in the graph, e.g. "stage3";
+  /// FusionNet's "image.grid" has one row per distinct image of the batch),
   /// for gradient explanations such as Grad-CAM; empty for models without any.
   std::vector<NamedAttention> activations;
 };

@@ -65,7 +65,7 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
 util::Json to_json(const FusionNetOptions& options);
 
 /// A FiLM residual block (Perez et al. 2017): 1x1 conv over features + coordinates,
-/// ReLU, 3x3 conv, batch norm without affine, FiLM, ReLU, plus the block's input.
+/// ReLU (y), 3x3 conv, batch norm without affine, FiLM, ReLU, plus y.
 class FilmBlockImpl : public torch::nn::Cloneable<FilmBlockImpl> {
  public:
   FilmBlockImpl(int64_t channels, int64_t condition_dim);

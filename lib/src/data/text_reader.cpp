@@ -10,6 +10,7 @@
 #include "focus/data/utf8.h"
 #include "focus/util/atomic_file.h"
 #include "focus/util/error.h"
+#include "focus/util/strings.h"
 #include "focus/util/json_reader.h"
 #include "focus/util/log.h"
 
@@ -192,11 +193,7 @@ std::vector<std::string> index_names(size_t count) {
   return names;
 }
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
+using util::join;
 
 size_t find_column(const std::vector<std::string>& names, const std::string& wanted, const char* option,
                    const std::string& where, bool header) {

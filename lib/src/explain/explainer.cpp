@@ -5,16 +5,13 @@
 
 #include "focus/explain/grad_cam.h"
 #include "focus/util/error.h"
+#include "focus/util/strings.h"
 
 namespace focus::explain {
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
+using util::join;
 
 /// The ViT's per-layer weights, in order.
 std::vector<const models::NamedAttention*> encoder_layers(const models::ClassifierOutput& out) {

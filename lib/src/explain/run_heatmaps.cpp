@@ -13,6 +13,7 @@
 #include "focus/train/trained_run.h"
 #include "focus/util/atomic_file.h"
 #include "focus/util/error.h"
+#include "focus/util/strings.h"
 #include "focus/util/log.h"
 #include "focus/util/runtime.h"
 
@@ -21,11 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
+using util::join;
 
 /// The class a request names: a class name or an index; -1 = the predicted one.
 int64_t target_index(const std::string& target, const std::vector<std::string>& names) {

@@ -6,16 +6,13 @@
 #include "focus/data/text_batch_source.h"
 #include "focus/eval/report.h"
 #include "focus/util/error.h"
+#include "focus/util/strings.h"
 
 namespace focus::explain {
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
+using util::join;
 
 std::vector<float> to_vector(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kCPU).to(torch::kFloat).contiguous();

@@ -177,7 +177,8 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::train(const Toke
   return tokenizer;
 }
 
-std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::load(const std::filesystem::path& dir,
+std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::load(const TokenizerFileReader& read,
+                                                                     const std::string& where,
                                                                      const util::Json& json,
                                                                      const std::string& origin) {
   util::ObjectReader r(json, origin);
@@ -190,8 +191,8 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::load(const std::
   const std::filesystem::path name(model_file);
   if (model_file.empty() || name.has_parent_path() || name.is_absolute() || model_file == "." || model_file == "..")
     throw Error(r.where("model_file") + ": expected a file name in the same directory, found \"" + model_file + "\"");
-  const auto path = dir / name;
-  return std::make_unique<SentencePieceTokenizer>(util::read_file(path), std::move(model_type), path.string());
+  return std::make_unique<SentencePieceTokenizer>(read(model_file), std::move(model_type),
+                                                  (std::filesystem::path(where) / name).string());
 }
 
 int64_t SentencePieceTokenizer::vocab_size() const { return pieces_ + kIdShift; }

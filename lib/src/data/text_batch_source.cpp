@@ -35,6 +35,31 @@ std::pair<torch::Tensor, torch::Tensor> pad_flat_tokens(const std::vector<Encode
   return {ids_t, mask_t};
 }
 
+std::pair<torch::Tensor, torch::Tensor> pad_sentence_tokens(const std::vector<EncodedText>& texts,
+                                                            const std::vector<int64_t>& indices) {
+  const auto n = static_cast<int64_t>(indices.size());
+  int64_t sentences = 1, words = 1;
+  for (int64_t i : indices) {
+    const auto& t = texts[static_cast<size_t>(i)];
+    sentences = std::max<int64_t>(sentences, static_cast<int64_t>(t.sentence_lengths.size()));
+    for (int64_t len : t.sentence_lengths) words = std::max(words, len);
+  }
+  auto ids_t = torch::full({n, sentences, words}, SpecialTokens::pad, torch::kLong);
+  auto mask_t = torch::zeros({n, sentences, words}, torch::kBool);
+  auto ids = ids_t.accessor<int64_t, 3>();
+  auto mask = mask_t.accessor<bool, 3>();
+  for (int64_t r = 0; r < n; ++r) {
+    const auto& t = texts[static_cast<size_t>(indices[static_cast<size_t>(r)])];
+    size_t k = 0;
+    for (size_t s = 0; s < t.sentence_lengths.size(); ++s)
+      for (int64_t w = 0; w < t.sentence_lengths[s]; ++w, ++k) {
+        ids[r][static_cast<int64_t>(s)][w] = t.tokens[k].id;
+        mask[r][static_cast<int64_t>(s)][w] = true;
+      }
+  }
+  return {ids_t, mask_t};
+}
+
 TextBatchSource::TextBatchSource(std::vector<EncodedText> texts, std::vector<int64_t> labels, TextBatchOptions options)
     : texts_(std::move(texts)), labels_(std::move(labels)), options_(options) {
   if (options_.batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(options_.batch_size));
@@ -77,25 +102,7 @@ Batch TextBatchSource::make_batch(const std::vector<int64_t>& indices) const {
   if (options_.layout == TextLayout::flat) {
     std::tie(batch.inputs, batch.mask) = pad_flat_tokens(texts_, indices);
   } else {
-    int64_t sentences = 1, words = 1;
-    for (int64_t i : indices) {
-      const auto& t = texts_[static_cast<size_t>(i)];
-      sentences = std::max<int64_t>(sentences, static_cast<int64_t>(t.sentence_lengths.size()));
-      for (int64_t len : t.sentence_lengths) words = std::max(words, len);
-    }
-    batch.inputs = torch::full({n, sentences, words}, SpecialTokens::pad, torch::kLong);
-    batch.mask = torch::zeros({n, sentences, words}, torch::kBool);
-    auto ids = batch.inputs.accessor<int64_t, 3>();
-    auto mask = batch.mask.accessor<bool, 3>();
-    for (int64_t r = 0; r < n; ++r) {
-      const auto& t = texts_[static_cast<size_t>(indices[static_cast<size_t>(r)])];
-      size_t k = 0;
-      for (size_t s = 0; s < t.sentence_lengths.size(); ++s)
-        for (int64_t w = 0; w < t.sentence_lengths[s]; ++w, ++k) {
-          ids[r][static_cast<int64_t>(s)][w] = t.tokens[k].id;
-          mask[r][static_cast<int64_t>(s)][w] = true;
-        }
-    }
+    std::tie(batch.inputs, batch.mask) = pad_sentence_tokens(texts_, indices);
   }
   if (!options_.masked_lm) {
     batch.targets = torch::empty({n}, torch::kLong);

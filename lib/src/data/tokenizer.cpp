@@ -71,14 +71,17 @@ std::unique_ptr<Tokenizer> train_tokenizer(const TokenizerConfig& config, const 
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& dir) {
-  const auto path = dir / kTokenizerFile;
-  const std::string origin = path.string();
-  const util::Json json = util::parse_json_text(util::read_file(path), origin);
+  return load_tokenizer([&dir](const std::string& name) { return util::read_file(dir / name); }, dir.string());
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const TokenizerFileReader& read, const std::string& origin_prefix) {
+  const std::string origin = (std::filesystem::path(origin_prefix) / kTokenizerFile).string();
+  const util::Json json = util::parse_json_text(read(kTokenizerFile), origin);
   util::ObjectReader r(json, origin);
   std::string kind;
   r.require("kind", kind);
   if (kind == "word") return WordTokenizer::from_json(json, origin);
-  if (kind == "sentencepiece") return SentencePieceTokenizer::load(dir, json, origin);
+  if (kind == "sentencepiece") return SentencePieceTokenizer::load(read, origin_prefix, json, origin);
   throw Error(r.where("kind") + ": expected one of {word, sentencepiece}, found \"" + kind + "\"");
 }
 

@@ -59,9 +59,10 @@ class SentencePieceTokenizer : public Tokenizer {
   static std::unique_ptr<SentencePieceTokenizer> train(const TokenizerConfig& config,
                                                        const std::vector<std::string>& texts);
   /// Reads {"kind":"sentencepiece","model_file":..,"model_type":..} (`json`,
-  /// from the file `origin`) and the model file it names inside `dir`.
-  static std::unique_ptr<SentencePieceTokenizer> load(const std::filesystem::path& dir, const util::Json& json,
-                                                      const std::string& origin);
+  /// from the file `origin`) and the model file it names, through `read`
+  /// (files of the directory or archive `where`).
+  static std::unique_ptr<SentencePieceTokenizer> load(const TokenizerFileReader& read, const std::string& where,
+                                                      const util::Json& json, const std::string& origin);
 
   std::string kind() const override { return "sentencepiece"; }
   int64_t vocab_size() const override;

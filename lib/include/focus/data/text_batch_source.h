@@ -28,6 +28,10 @@ struct TextBatchOptions {
 /// of texts[indices] in the flat layout, padded to the longest of them.
 std::pair<torch::Tensor, torch::Tensor> pad_flat_tokens(const std::vector<EncodedText>& texts,
                                                         const std::vector<int64_t>& indices);
+/// Token ids [B, S, W] and mask [B, S, W] of texts[indices] in the sentence
+/// layout (hierarchical models), padded to the most sentences and the longest sentence.
+std::pair<torch::Tensor, torch::Tensor> pad_sentence_tokens(const std::vector<EncodedText>& texts,
+                                                            const std::vector<int64_t>& indices);
 
 class TextBatchSource : public BatchSource {
  public:

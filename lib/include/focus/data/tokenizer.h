@@ -8,6 +8,7 @@
 // it names) and loaded back from there by the later tools.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -85,5 +86,11 @@ std::unique_ptr<Tokenizer> train_tokenizer(const TokenizerConfig& config, const 
 
 /// Loads what save() wrote into `dir`; errors name the file at fault.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& dir);
+/// Returns the bytes of a saved tokenizer's file by name (tokenizer.json, and
+/// the model file it names); throws focus::Error when there is none.
+using TokenizerFileReader = std::function<std::string(const std::string& name)>;
+/// Loads a saved tokenizer from wherever `read` finds its files (for example
+/// the extra files of a TorchScript archive); `origin` prefixes error messages.
+std::unique_ptr<Tokenizer> load_tokenizer(const TokenizerFileReader& read, const std::string& origin);
 
 }  // namespace focus::data

@@ -1,0 +1,36 @@
+#pragma once
+// From raw examples (encoded image bytes, texts) to the tensors a deployed
+// model's forward() takes, with its own preprocessing: images decoded,
+// converted to its channels, resized to its size and normalised; texts
+// tokenized and truncated as in training. And from logits to the top-k labels.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "focus/deploy/script_model.h"
+
+namespace focus::deploy {
+
+struct RawExample {
+  std::string name;   ///< for messages and output (a file name, "line 3", ...)
+  std::string image;  ///< encoded image bytes (PNG, JPEG, BMP, ...); image models
+  std::string text;   ///< the text; text models
+};
+
+/// [C, H, W] float, normalised. Throws focus::Error naming `origin` for bytes
+/// that are not a decodable image.
+torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& metadata);
+
+/// forward()'s arguments for a batch of examples, on the model's device.
+/// Throws focus::Error naming the example that lacks what the model reads.
+std::vector<torch::jit::IValue> make_inputs(const ScriptModel& model, const std::vector<RawExample>& examples);
+
+struct ClassScore {
+  int64_t index = 0;
+  std::string label;
+  double probability = 0;
+};
+/// The k most probable classes of each row of `logits`, best first.
+std::vector<std::vector<ClassScore>> top_k(const ScriptModel& model, const torch::Tensor& logits, int64_t k);
+
+}  // namespace focus::deploy

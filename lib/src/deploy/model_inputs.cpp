@@ -1,0 +1,91 @@
+#include "focus/deploy/model_inputs.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "focus/data/text_batch_source.h"
+#include "focus/data/text_encoding.h"
+#include "focus/util/error.h"
+
+namespace focus::deploy {
+
+torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
+  if (bytes.empty()) throw Error(origin + ": empty image data");
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  cv::Mat image;
+  try {
+    image = cv::imdecode(buffer, m.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    throw Error(origin + ": not a decodable image (" + e.what() + ")");
+  }
+  if (image.empty()) throw Error(origin + ": not a decodable image (expected PNG, JPEG, BMP or another OpenCV format)");
+  if (m.channels == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+  if (image.rows != m.height || image.cols != m.width)
+    cv::resize(image, image, cv::Size(static_cast<int>(m.width), static_cast<int>(m.height)), 0, 0, cv::INTER_AREA);
+  if (!image.isContinuous()) image = image.clone();
+  auto hwc = torch::from_blob(image.data, {m.height, m.width, m.channels}, torch::kUInt8);
+  auto chw = hwc.permute({2, 0, 1}).to(torch::kFloat).div_(255.0);
+  auto mean = torch::tensor(m.normalization.mean, torch::kFloat).view({m.channels, 1, 1});
+  auto std = torch::tensor(m.normalization.std, torch::kFloat).view({m.channels, 1, 1});
+  return ((chw - mean) / std).contiguous();
+}
+
+namespace {
+
+torch::Tensor image_batch(const ScriptModel& model, const std::vector<RawExample>& examples) {
+  std::vector<torch::Tensor> images;
+  images.reserve(examples.size());
+  for (const auto& e : examples) {
+    if (e.image.empty()) throw Error(e.name + ": the model reads an image, and this input has none");
+    images.push_back(image_tensor(e.image, e.name, model.metadata()));
+  }
+  return torch::stack(images);
+}
+
+std::pair<torch::Tensor, torch::Tensor> token_batch(const ScriptModel& model, const std::vector<RawExample>& examples) {
+  const auto& m = model.metadata();
+  std::vector<data::EncodedText> encoded;
+  std::vector<int64_t> indices;
+  for (const auto& e : examples) {
+    indices.push_back(static_cast<int64_t>(encoded.size()));
+    encoded.push_back(data::encode_text(model.tokenizer(), e.text, m.text));
+  }
+  return m.text.layout == data::TextLayout::sentences ? data::pad_sentence_tokens(encoded, indices)
+                                                      : data::pad_flat_tokens(encoded, indices);
+}
+
+}  // namespace
+
+std::vector<torch::jit::IValue> make_inputs(const ScriptModel& model, const std::vector<RawExample>& examples) {
+  if (examples.empty()) throw Error("no examples to predict");
+  const auto& device = model.device();
+  switch (model.metadata().input) {
+    case models::InputKind::images: return {image_batch(model, examples).to(device)};
+    case models::InputKind::tokens:
+    case models::InputKind::sentences: {
+      auto [ids, mask] = token_batch(model, examples);
+      return {ids.to(device), mask.to(device)};
+    }
+    case models::InputKind::image_text: {
+      auto images = image_batch(model, examples);
+      auto [ids, mask] = token_batch(model, examples);
+      return {images.to(device), ids.to(device), mask.to(device)};
+    }
+  }
+  return {};
+}
+
+std::vector<std::vector<ClassScore>> top_k(const ScriptModel& model, const torch::Tensor& logits, int64_t k) {
+  auto probabilities = torch::softmax(logits.to(torch::kCPU).to(torch::kFloat), 1);
+  k = std::max<int64_t>(1, std::min(k, probabilities.size(1)));
+  auto [values, indices] = probabilities.topk(k, 1);
+  auto v = values.accessor<float, 2>();
+  auto ix = indices.accessor<int64_t, 2>();
+  std::vector<std::vector<ClassScore>> out(static_cast<size_t>(probabilities.size(0)));
+  for (int64_t r = 0; r < probabilities.size(0); ++r)
+    for (int64_t j = 0; j < k; ++j)
+      out[static_cast<size_t>(r)].push_back({ix[r][j], model.class_name(ix[r][j]), static_cast<double>(v[r][j])});
+  return out;
+}
+
+}  // namespace focus::deploy

@@ -10,9 +10,10 @@
 #include "focus/eval/confusion_plot.h"
 #include "focus/eval/metrics.h"
 #include "focus/eval/report.h"
+#include "focus/util/base64.h"
 #include "focus/util/error.h"
 
-using focus::eval::base64_encode;
+using focus::util::base64_encode;
 using focus::eval::html_escape;
 using focus::eval::render_confusion_png;
 
@@ -50,6 +51,16 @@ TEST_CASE("base64: RFC 4648 test vectors", "[eval][report]") {
   // High bytes and NUL are data, not terminators.
   CHECK(base64_encode(std::string("\xff\xfe\x00\x01", 4)) == "//4AAQ==");
   CHECK(base64_encode(std::string("\xfb\xff", 2)) == "+/8=");
+}
+
+TEST_CASE("base64: decoding inverts encoding and rejects bad input", "[util]") {
+  using focus::util::base64_decode;
+  for (const std::string& text : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00\x01", 4)})
+    CHECK(base64_decode(base64_encode(text)) == text);
+  CHECK(base64_decode("Zm9v\nYmFy") == "foobar");
+  CHECK_THROWS_WITH(base64_decode("Zm9v!"), Catch::Contains("unexpected character"));
+  CHECK_THROWS_WITH(base64_decode("Zm9vY"), Catch::Contains("ends mid-group"));
+  CHECK_THROWS_WITH(base64_decode("Zg=a"), Catch::Contains("unexpected character"));
 }
 
 TEST_CASE("html_escape: the five special characters", "[eval][report]") {

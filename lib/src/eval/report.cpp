@@ -1,5 +1,7 @@
 #include "focus/eval/report.h"
 
+#include "focus/util/base64.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -103,7 +105,7 @@ std::string confusion_section(const ReportInput& input, const std::vector<std::s
   std::string out = "<section><h2>Confusion matrix</h2>\n";
   if (!input.confusion_png.empty()) {
     out += "<img class=\"confusion\" alt=\"confusion matrix heatmap\" src=\"data:image/png;base64," +
-           base64_encode(input.confusion_png) + "\">\n<details><summary>Counts as a table</summary>\n";
+           util::base64_encode(input.confusion_png) + "\">\n<details><summary>Counts as a table</summary>\n";
   }
   out += "<table>\n<tr><th>true \\ predicted</th>";
   for (const std::string& name : names) out += "<th>" + html_escape(name) + "</th>";
@@ -247,32 +249,6 @@ std::string render_report_html(const ReportInput& input) {
   return out;
 }
 
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                       static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-                       static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  const size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (rest == 2) v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 std::string html_escape(std::string_view text) {
   std::string out;

@@ -30,9 +30,6 @@ struct ReportInput {
 /// a JSON object (null is accepted as "no facts").
 std::string render_report_html(const ReportInput& input);
 
-/// Standard base64 (RFC 4648 section 4) with '=' padding.
-std::string base64_encode(std::string_view bytes);
-
 /// Escapes &, <, >, " and ' so the text is safe in HTML content and attribute values.
 std::string html_escape(std::string_view text);
 

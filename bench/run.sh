@@ -5,10 +5,12 @@
 #   3. SpamAssassin: the text Transformer, HAN, bag of embeddings, and the few-label
 #      experiment (5% of the labels, with and without masked-LM pretraining);
 #   4. Sort-of-CLEVR visual question answering: FusionNet with each fusion
-#      (cross, film, concat, late), accuracy per question type.
+#      (cross, film, concat, late), accuracy per question type;
+#   5. deployment: focus-predict's batch-1 latency against a bare forward call, and
+#      focus-serve's throughput at 32 connections with and without dynamic batching.
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|all]        (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,5 +105,52 @@ if [ "$what" = clevr ] || [ "$what" = all ]; then
     build/apps/focus-data sort-of-clevr --out data/sort-of-clevr --images 10000 --seed 1 > /dev/null
   header " accuracy by question type |" " --- |"
   for fusion in cross film concat late; do bench_run "clevr-$fusion" "clevr-$fusion"; done
+fi
+if [ "$what" = deploy ] || [ "$what" = all ]; then
+  # Needs the Fashion runs of the `fashion` target (runs/bench-fashion-attncnn, -vit).
+  cmake --build build > /dev/null
+  command -v wrk > /dev/null || { echo "wrk is missing: scripts/setup.sh installs it" >&2; exit 1; }
+  for run in fashion-attncnn fashion-vit; do
+    [ -s "runs/bench-$run/best.pt" ] || { echo "runs/bench-$run is missing: run 'bash bench/run.sh fashion' first" >&2; exit 1; }
+    build/apps/focus-export --run "runs/bench-$run" --out "$out/$run.pt" --threads "$threads" > "$out/$run-export.log"
+  done
+  # The first Fashion-MNIST test image as a 28x28 PNG (NumPy and PIL come with python3-torchvision).
+  image="$out/fashion-test-0.png"
+  /usr/bin/python3 -c "
+import gzip, numpy, PIL.Image
+raw = gzip.open('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz').read()
+PIL.Image.fromarray(numpy.frombuffer(raw, numpy.uint8, offset=16)[:784].reshape(28, 28)).save('$image')"
+  echo "| model | bare forward p50 / p99 | focus-predict path p50 / p99 | ratio p50 / p99 |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  for run in fashion-attncnn fashion-vit; do
+    build/bench/focus-bench-predict "$out/$run.pt" "$image" 2000 "$threads" > "$out/$run-latency.log"
+    b=$(awk '/^bare/ {print $4 " / " $7 " ms"}' "$out/$run-latency.log")
+    p=$(awk '/^predict/ {print $4 " / " $7 " ms"}' "$out/$run-latency.log")
+    r=$(awk '/^ratio/ {print $3 " / " $5}' "$out/$run-latency.log")
+    echo "| $run batch-1 | $b | $p | $r |" | tee -a "$out/summary.md"
+  done
+  # focus-serve at 32 concurrent connections (wrk, keep-alive), one 28x28 image per request.
+  python3 -c "import json, random; random.seed(1); print(json.dumps({'inputs': [{'name': 'images', 'shape': [1, 1, 28, 28], 'datatype': 'FP32', 'data': [round(random.uniform(-1, 2), 4) for _ in range(784)]}]}))" > "$out/infer-body.json"
+  echo "| server | requests/s | p50 | p99 | examples per forward call |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  for t in "$threads" 1; do
+    for batch in 32 1; do
+      build/apps/focus-serve --model fashion="$out/fashion-attncnn.pt" --port 18123 --threads "$t" \
+        --max-batch-size "$batch" --log-level warn > "$out/serve.log" 2>&1 &
+      server=$!
+      for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18123/v2/health/ready && break; sleep 0.2; done
+      BODY="$out/infer-body.json" URL_PATH=/v2/models/fashion/infer \
+        wrk -t1 -c32 -d15s -s bench/serve_post.lua http://127.0.0.1:18123 | tail -n1 > "$out/serve-$t-$batch.json"
+      per_call=$(curl -s http://127.0.0.1:18123/metrics | awk '/^focus_batch_size_sum/ {s=$2} /^focus_batch_size_count/ {c=$2} END {printf "%.1f", s / c}')
+      kill -TERM "$server"; wait "$server"
+      python3 - "$out/serve-$t-$batch.json" "$t" "$batch" "$per_call" <<'PY' | tee -a "$out/summary.md"
+import json, sys
+r = json.load(open(sys.argv[1]))
+threads = "all cores" if sys.argv[2] == "0" else sys.argv[2]
+mode = "dynamic batching (max 32)" if sys.argv[3] != "1" else "no batching (max 1)"
+print(f"| focus-serve, {mode}, {threads} LibTorch threads | {r['throughput']:.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {sys.argv[4]} |")
+PY
+    done
+  done
 fi
 echo "raw outputs: $out/"

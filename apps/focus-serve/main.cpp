@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -85,6 +87,13 @@ int main(int argc, char** argv) {
   focus::apps::add_common_flags(app, common);
 
   return focus::apps::run_app(app, argc, argv, [&] {
+    // First, so that a signal while the models load still stops the server cleanly.
+    if (pipe(stop_pipe) != 0) throw focus::Error("cannot create the signal pipe");
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
     focus::apps::apply_common_flags(common);
     options.max_body_bytes = static_cast<size_t>(max_body_mib * 1024 * 1024);
     const auto device = focus::util::resolve_device(common.device);
@@ -104,20 +113,21 @@ int main(int argc, char** argv) {
     const int port = server.bind();
     std::printf("focus-serve: listening on http://%s:%d\n", options.host.c_str(), port);
     std::fflush(stdout);
-    if (pipe(stop_pipe) != 0) throw focus::Error("cannot create the signal pipe");
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
+    std::atomic<bool> serving{true};
     std::thread signals([&] {
       char byte = 0;
       if (read(stop_pipe[0], &byte, 1) == 1 && byte == 1) {
         focus::util::log()->info("stopping: answering the requests in flight");
-        server.stop();
+        // Repeated until serve() returns: a stop that lands before the server
+        // started listening would otherwise be lost.
+        while (serving) {
+          server.stop();
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
       }
     });
     server.serve();
+    serving = false;
     const char done = 0;  // wakes the reader if serve() ended without a signal
     [[maybe_unused]] const auto n = write(stop_pipe[1], &done, 1);
     signals.join();

@@ -35,6 +35,13 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+/// Whether a TCP connection to host:port succeeds (0.0.0.0 is checked on 127.0.0.1).
+bool port_answers(const std::string& host, int port) {
+  httplib::Client client(host == "0.0.0.0" ? "127.0.0.1" : host, port);
+  client.set_connection_timeout(0, 200000);
+  return static_cast<bool>(client.Get("/v2/health/live"));
+}
+
 int64_t parse_top_k(const std::string& text) {
   try {
     size_t used = 0;
@@ -249,6 +256,7 @@ Server::Server(std::vector<ServedModel> served, ServerOptions options) : impl_(s
   const auto threads = static_cast<size_t>(std::max(1, s.options.http_threads));
   s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
+  s.http.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs (Nagle)
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(s.options.request_timeout_s * 1000));
   s.http.set_read_timeout(timeout);
   s.http.set_write_timeout(timeout);
@@ -294,6 +302,10 @@ int Server::bind() {
     if (port <= 0) throw Error("cannot listen on " + s.options.host + " (any port)");
     return port;
   }
+  // cpp-httplib binds with SO_REUSEPORT, so a second server on a busy port would
+  // silently share it: refuse when something already answers there.
+  if (port_answers(s.options.host, s.options.port))
+    throw Error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": the port is in use");
   if (!s.http.bind_to_port(s.options.host, s.options.port))
     throw Error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
                 " (in use, or not an address of this machine)");
@@ -309,7 +321,7 @@ void Server::serve() {
 
 void Server::stop() {
   impl_->stopping = true;
-  if (impl_->http.is_running()) impl_->http.stop();
+  impl_->http.stop();
 }
 
 }  // namespace focus::deploy

@@ -7,10 +7,11 @@
 #   4. Sort-of-CLEVR visual question answering: FusionNet with each fusion
 #      (cross, film, concat, late), accuracy per question type;
 #   5. deployment: focus-predict's batch-1 latency against a bare forward call, and
-#      focus-serve's throughput at 32 connections with and without dynamic batching.
+#      focus-serve's throughput at 32 connections with and without dynamic batching;
+#   6. int8: dynamic int8 Linear layers against float32 (size, speed, accuracy).
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|all]  (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -150,6 +151,27 @@ threads = "all cores" if sys.argv[2] == "0" else sys.argv[2]
 mode = "dynamic batching (max 32)" if sys.argv[3] != "1" else "no batching (max 1)"
 print(f"| focus-serve, {mode}, {threads} LibTorch threads | {r['throughput']:.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {sys.argv[4]} |")
 PY
+    done
+  done
+fi
+if [ "$what" = int8 ] || [ "$what" = all ]; then
+  # Needs runs/bench-spam-transformer (`text`) and runs/bench-clevr-cross (`clevr`).
+  cmake --build build > /dev/null
+  echo "| archive | size | focus-predict over the test split (wall, incl. start-up) | test accuracy | top-1 agreement on 64 test examples |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  for pair in "spam-transformer data/cache/spamassassin/test.jsonl" "clevr-cross data/sort-of-clevr/test.jsonl"; do
+    set -- $pair
+    for q in none int8; do
+      build/apps/focus-export --run "runs/bench-$1" --out "$out/$1-$q.pt" --quantize "$q" --threads "$threads" > "$out/$1-$q-export.log"
+      agreement=$(sed -n 's/.*same top-1 class on \([0-9.]*%\).*/\1/p' "$out/$1-$q-export.log")
+      start=$(date +%s%N)
+      build/apps/focus-predict --model "$out/$1-$q.pt" --jsonl "$2" --top-k 1 --format jsonl --batch-size 64 \
+        --threads "$threads" > "$out/$1-$q-predictions.jsonl"
+      seconds=$(awk -v ns="$(( $(date +%s%N) - start ))" 'BEGIN { print ns / 1e9 }')
+      accuracy=$(python3 bench/archive_accuracy.py "$out/$1-$q-predictions.jsonl" "$2" | cut -d' ' -f1)
+      size=$(du -k "$out/$1-$q.pt" | cut -f1)
+      printf '| %s %s | %s KiB | %.2f s | %s | %s |\n' "$1" "$q" "$size" "$seconds" "$accuracy" "${agreement:-(float32: identical)}" \
+        | tee -a "$out/summary.md"
     done
   done
 fi

@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
   app.add_option("--tolerance", options.tolerance, "Largest allowed absolute difference")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--quantize", options.quantize,
+                 "int8: dynamic int8 Linear layers (weights int8, activations quantized per call; convolutions stay "
+                 "float32); the check then reports the differences and the top-1 agreement instead of failing")
+      ->check(CLI::IsMember({"none", "int8"}))
+      ->capture_default_str();
   app.add_option("--reference", options.reference_path,
                  "Also write the checked examples as (inputs, logits, {name: map}) for torch.load in Python");
   focus::apps::add_common_flags(app, common);
@@ -59,6 +64,8 @@ int main(int argc, char** argv) {
                   static_cast<long>(report.verified_examples), options.verify_split.c_str(),
                   report.max_logit_difference, report.max_attention_difference,
                   static_cast<long>(report.attention_maps));
+    if (report.verified_examples > 0 && options.quantize == "int8")
+      std::printf("int8: same top-1 class on %.1f%% of them\n", 100.0 * report.top1_agreement);
     return 0;
   });
 }

@@ -299,3 +299,30 @@ TEST_CASE("gather_examples: texts, JSONL and pairing, with errors naming the lin
   CHECK_THROWS_WITH(deploy::gather_examples(o, models::InputKind::image_text), Catch::Contains("one text per image"));
   CHECK_THROWS_WITH(deploy::gather_examples({}, models::InputKind::tokens), Catch::Contains("no inputs"));
 }
+
+TEST_CASE("to_torchscript: int8 Linear layers stay close to float32 and survive save/load", "[deploy]") {
+  torch::manual_seed(14);
+  focus::testing::TempDir dir;
+  Json spec = {{"arch", "text_transformer"}, {"dim", 32}, {"layers", 2}, {"heads", 4}};
+  auto model = models::build_model(spec, text_input(60, 16, 3), "model");
+  model->eval();
+  auto batch = token_batch(8, 12, 60);
+  torch::NoGradGuard no_grad;
+  const auto expected = model->forward(batch);
+
+  deploy::TorchScriptOptions options;
+  options.quantize_linear = true;
+  deploy::to_torchscript(*model, options).save((dir / "int8.pt").string());
+  auto loaded = torch::jit::load((dir / "int8.pt").string());
+  const auto got = loaded.forward(deploy::script_inputs(batch, models::InputKind::tokens)).toTensor();
+  REQUIRE(got.sizes() == expected.sizes());
+  const double scale = expected.abs().max().item<double>();
+  const double difference = max_abs(got, expected);
+  CHECK(difference > 0);              // really quantized
+  CHECK(difference < 0.05 * scale);   // but close
+  // The Linear weights are packed int8, not float parameters.
+  std::set<std::string> names;
+  for (const auto& p : loaded.named_parameters()) names.insert(p.name);
+  CHECK(names.count("classifier.weight") == 0);
+  CHECK(names.count("encoder.embedding.weight") == 1);
+}

@@ -103,6 +103,8 @@ void verify(const train::TrainedRun& run, const std::string& archive, const Expo
     util::write_file_atomic(options.reference_path, std::string_view(bytes.data(), bytes.size()));
   }
   report.verified_examples = batch->examples();
+  report.top1_agreement = expected.logits.argmax(1).eq(plain.argmax(1)).to(torch::kDouble).mean().item<double>();
+  if (options.quantize == "int8") return;  // approximate by design: reported, not required
   if (!(report.max_logit_difference <= options.tolerance) || !(report.max_attention_difference <= options.tolerance))
     throw Error("export check failed: the archive differs from the C++ model by " +
                 std::to_string(report.max_logit_difference) + " (logits) and " +
@@ -114,11 +116,16 @@ void verify(const train::TrainedRun& run, const std::string& archive, const Expo
 
 ExportReport export_run(const std::string& run_dir, const std::string& out_path, const ExportOptions& options) {
   if (options.verify_examples < 0) throw Error("export: verify_examples must be >= 0");
+  if (options.quantize != "none" && options.quantize != "int8")
+    throw Error("export: quantize must be \"none\" or \"int8\", got \"" + options.quantize + "\"");
   auto run = train::load_trained_run(run_dir, options.checkpoint, torch::Device(torch::kCPU));
   ExportReport report;
   report.metadata = metadata_of(run);
+  report.metadata.quantization = options.quantize;
   report.path = out_path;
-  auto module = to_torchscript(*run.model);
+  TorchScriptOptions script_options;
+  script_options.quantize_linear = options.quantize == "int8";
+  auto module = to_torchscript(*run.model, script_options);
 
   torch::jit::ExtraFilesMap extra;
   extra[kMetadataFile] = to_json(report.metadata).dump(2) + "\n";

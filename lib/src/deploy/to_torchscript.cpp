@@ -1,5 +1,8 @@
 #include "focus/deploy/to_torchscript.h"
 
+#include <torch/csrc/jit/frontend/resolver.h>
+#include <torch/csrc/jit/frontend/sugared_value.h>
+
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
@@ -559,17 +562,64 @@ Translation translate(const torch::nn::Module& m) {
               " (exportable: attncnn, vit, text_transformer, bag_of_embeddings, han and fusion classifiers)");
 }
 
-JitModule convert(const torch::nn::Module& m, const std::shared_ptr<torch::jit::CompilationUnit>& cu) {
+/// The C++ frontend's resolver knows only `torch` (aten::); the quantized
+/// Linear sources also call `quantized.*` (the quantized:: operators).
+struct QuantizedResolver : torch::jit::Resolver {
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name, torch::jit::GraphFunction& m,
+                                                         const torch::jit::SourceRange& loc) override {
+    if (name == "quantized") return std::make_shared<torch::jit::BuiltinModule>("quantized");
+    return torch::jit::nativeResolver()->resolveValue(name, m, loc);
+  }
+};
+
+/// Packs Linear weights for quantized::linear_dynamic (through TorchScript, which
+/// reaches the quantized ops without their C++ headers).
+class LinearPacker {
+ public:
+  explicit LinearPacker(const std::shared_ptr<torch::jit::CompilationUnit>& cu)
+      : module_(c10::QualifiedName("__torch__.focus.LinearPacker"), cu, true) {
+    module_.define(
+        "def pack(self, weight: Tensor, bias: Optional[Tensor]):\n"
+        "  return quantized.linear_prepack(weight, bias)\n",
+        std::make_shared<QuantizedResolver>());
+  }
+  /// The packed int8 weights: per-tensor symmetric, scale = max|w| / 127.5, as PyTorch's default weight observer.
+  c10::IValue pack(const torch::Tensor& weight, const torch::Tensor& bias) {
+    const double amax = weight.abs().max().item<double>();
+    const double scale = amax > 0 ? amax / 127.5 : 1.0;
+    auto q = torch::quantize_per_tensor(weight.contiguous(), scale, 0, torch::kQInt8);
+    return module_.get_method("pack")({q, bias.defined() ? c10::IValue(bias) : c10::IValue()});
+  }
+
+ private:
+  JitModule module_;
+};
+
+std::string quantized_linear_source() {
+  Source s;
+  s.def("forward(self, x: Tensor) -> Tensor")("return quantized.linear_dynamic(x, self._packed_params, False)");
+  return s.str();
+}
+
+JitModule convert(const torch::nn::Module& m, const std::shared_ptr<torch::jit::CompilationUnit>& cu,
+                  LinearPacker* packer) {
+  torch::NoGradGuard no_grad;
+  if (auto* linear = as<torch::nn::LinearImpl>(m); linear && packer) {
+    JitModule out(c10::QualifiedName("__torch__.focus.QuantizedLinear"), cu, /*shouldMangle=*/true);
+    auto packed = packer->pack(linear->weight.detach(), linear->bias.defined() ? linear->bias.detach() : torch::Tensor());
+    out.register_attribute("_packed_params", packed.type(), packed);
+    out.define(quantized_linear_source(), std::make_shared<QuantizedResolver>());
+    return out;
+  }
   const Translation t = translate(m);  // first, so an unsupported model fails before any copying
   JitModule out(c10::QualifiedName("__torch__.focus." + t.class_name), cu, /*shouldMangle=*/true);
-  torch::NoGradGuard no_grad;
   for (const auto& p : m.named_parameters(/*recurse=*/false))
     if (p.value().defined()) out.register_parameter(p.key(), p.value().detach().clone(), /*is_buffer=*/false);
   for (const auto& b : m.named_buffers(/*recurse=*/false))
     if (b.value().defined()) out.register_buffer(b.key(), b.value().detach().clone());
   for (const auto& c : m.named_children()) {
     if (as<torch::nn::DropoutImpl>(*c.value())) continue;  // the identity in evaluation mode
-    out.register_module(c.key(), convert(*c.value(), cu));
+    out.register_module(c.key(), convert(*c.value(), cu, packer));
   }
   if (!t.source.empty()) {
     try {
@@ -583,9 +633,20 @@ JitModule convert(const torch::nn::Module& m, const std::shared_ptr<torch::jit::
 
 }  // namespace
 
-torch::jit::Module to_torchscript(const models::Classifier& model) {
+torch::jit::Module to_torchscript(const models::Classifier& model, const TorchScriptOptions& options) {
   auto cu = std::make_shared<torch::jit::CompilationUnit>();
-  auto out = convert(model, cu);
+  std::unique_ptr<LinearPacker> packer;
+  if (options.quantize_linear) {
+    const auto engines = at::globalContext().supportedQEngines();
+    if (std::find(engines.begin(), engines.end(), at::QEngine::ONEDNN) != engines.end())
+      at::globalContext().setQEngine(at::QEngine::ONEDNN);
+    else if (std::find(engines.begin(), engines.end(), at::QEngine::QNNPACK) != engines.end())
+      at::globalContext().setQEngine(at::QEngine::QNNPACK);
+    else
+      throw Error("to_torchscript: this LibTorch has no quantized engine (oneDNN or QNNPACK) for int8");
+    packer = std::make_unique<LinearPacker>(cu);
+  }
+  auto out = convert(model, cu, packer.get());
   out.eval();
   return out;
 }

@@ -19,6 +19,8 @@ struct ExportOptions {
   int64_t verify_examples = 64;        ///< examples of verify_split run through both models (0 = skip)
   std::string verify_split = "test";   ///< split the examples come from
   double tolerance = 1e-5;             ///< largest allowed |difference| of a logit or attention weight
+                                       ///< (float32 archives; an int8 archive reports its differences)
+  std::string quantize = "none";       ///< "none" or "int8" (dynamic int8 Linear layers, see to_torchscript.h)
   /// When set (and verify_examples > 0): writes the checked batch as
   /// (inputs, logits, {name: map}) in torch.save's format, so that Python can
   /// check the archive on the same examples (torch.load, then compare).
@@ -33,6 +35,7 @@ struct ExportReport {
   double max_logit_difference = 0;
   double max_attention_difference = 0;
   int64_t attention_maps = 0;     ///< maps compared
+  double top1_agreement = 0;      ///< share of the checked examples with the same predicted class
 };
 
 /// The metadata of a run's archive.

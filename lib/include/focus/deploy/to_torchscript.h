@@ -25,8 +25,16 @@
 
 namespace focus::deploy {
 
+struct TorchScriptOptions {
+  /// Dynamic int8 quantization of every Linear layer: weights stored as int8
+  /// (per-tensor symmetric), activations quantized on the fly
+  /// (quantized::linear_dynamic on the LibTorch quantized engine, oneDNN or
+  /// QNNPACK). Convolutions, embeddings and normalisation stay float32.
+  bool quantize_linear = false;
+};
+
 /// Throws focus::Error for a module type without a translation (a masked LM,
-/// for example).
-torch::jit::Module to_torchscript(const models::Classifier& model);
+/// for example), or when quantization is asked for and no quantized engine exists.
+torch::jit::Module to_torchscript(const models::Classifier& model, const TorchScriptOptions& options = {});
 
 }  // namespace focus::deploy

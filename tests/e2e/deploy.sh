@@ -42,6 +42,19 @@ for run in attncnn vit transformer bow han cross film; do
   pass "$run exported; C++: $(sed -n 2p "$WORK/export.out"); Python: $(cat "$WORK/python.out")"
 done
 
+# int8: smaller Linear layers, close to float32, loadable from Python.
+"$FOCUS_EXPORT" --run "$WORK/transformer" --out "$WORK/int8.pt" --quantize int8 --reference "$WORK/int8.ref" \
+  --verify 16 --threads 1 > "$WORK/int8.out"
+grep -q "int8: same top-1 class on" "$WORK/int8.out" || fail "int8 export did not report the top-1 agreement"
+OMP_NUM_THREADS=1 "$PYTHON" "$FOCUS_SOURCE_DIR/tests/e2e/check_export.py" "$WORK/int8.pt" "$WORK/int8.ref" 0.5 \
+  > "$WORK/python.out" || { cat "$WORK/python.out"; fail "int8 archive: Python is not within 0.5 of float32"; }
+grep -q '"quantization": "int8"' <(unzip -p "$WORK/int8.pt" '*/extra/focus.json' 2> /dev/null || "$PYTHON" -c "
+import torch; e = {'focus.json': ''}; torch.jit.load('$WORK/int8.pt', _extra_files=e); print(e['focus.json'].decode())") \
+  || fail "focus.json does not say int8"
+"$FOCUS_PREDICT" --model "$WORK/int8.pt" --text "WIN a FREE prize" --format jsonl | grep -q '"label":"\(ham\|spam\)"' \
+  || fail "focus-predict on the int8 archive"
+pass "int8 export: $(sed -n 2,3p "$WORK/int8.out" | tr '\n' ' '); Python: $(cat "$WORK/python.out")"
+
 expect_failure "export of a masked LM is refused" "masked-LM pretraining run" \
   bash -c "\"$FOCUS_TRAIN\" --recipe \"$FOCUS_SOURCE_DIR/models/spam-mlm.json\" --out \"$WORK/mlm\" ${TEXT[*]} \
     --set model.dim=16 --set model.layers=1 --set model.heads=2 --set data.tokenizer.vocab_size=600 > /dev/null && \

@@ -4,6 +4,7 @@
 
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  focus-serve --model fashion=runs/fashion/model.pt --port 8080\n"
       "  focus-serve --model spam=spam.pt --model fashion=fashion.pt --token \"$TOKEN\" --host 0.0.0.0\n"
-      "  curl -s localhost:8080/v2/models/spam/classify -d '{\"text\": \"WIN a FREE prize\", \"heatmap\": \"weights\"}'",
+      "  curl -s localhost:8080/v2/models/spam/classify -H 'Content-Type: application/json' \\\n"
+      "       -d '{\"text\": \"WIN a FREE prize\", \"heatmap\": \"weights\"}'",
       "focus-serve"};
   std::vector<std::string> model_flags;
   focus::deploy::ServerOptions options;
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
     if (pipe(stop_pipe) != 0) throw focus::Error("cannot create the signal pipe");
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
+    action.sa_flags = SA_RESTART;  // accept() and friends resume instead of failing with EINTR
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGINT, &action, nullptr);
@@ -116,7 +119,11 @@ int main(int argc, char** argv) {
     std::atomic<bool> serving{true};
     std::thread signals([&] {
       char byte = 0;
-      if (read(stop_pipe[0], &byte, 1) == 1 && byte == 1) {
+      ssize_t got = 0;
+      do {
+        got = read(stop_pipe[0], &byte, 1);
+      } while (got < 0 && errno == EINTR);
+      if (got == 1 && byte == 1) {
         focus::util::log()->info("stopping: answering the requests in flight");
         // Repeated until serve() returns: a stop that lands before the server
         // started listening would otherwise be lost.

@@ -168,6 +168,7 @@ TEST_CASE("Inference protocol: requests become the model's tensors, bad ones are
   CHECK(status_of(R"({"inputs": [{"name": "images", "shape": [1, 1, 5, 4], "datatype": "FP32", "data": []}]})") == 400);
   CHECK(status_of(R"({"inputs": [{"name": "images", "shape": [1, 1, 4, 4], "datatype": "FP32", "data": [1, 2]}]})") == 400);
   CHECK(status_of(R"({"inputs": [{"name": "images", "shape": [1, 1, 2, 2], "datatype": "FP32", "data": [[1, 2], ["x", 4]]}]})") == 400);
+  CHECK(status_of(std::string(200, '[') + std::string(200, ']')) == 400);  // nesting limit, not a stack overflow
   Json wrong_output = body;
   wrong_output["outputs"] = {{{"name", "features"}}};
   CHECK_THROWS_AS(deploy::infer_response("m", deploy::parse_infer_request(wrong_output.dump()), logits), deploy::RequestError);

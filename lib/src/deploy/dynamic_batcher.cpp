@@ -154,12 +154,14 @@ void DynamicBatcher::run_batch(std::vector<Pending>& batch) {
     if (logits.dim() < 1 || logits.size(0) != total)
       throw Error("the model returned " + std::to_string(logits.dim() ? logits.size(0) : 0) + " rows for " +
                   std::to_string(total) + " examples");
-    if (on_batch_) on_batch_(total);
+    std::vector<torch::Tensor> parts;  // every slice first: nothing below may throw half-way
     int64_t start = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i].result.set_value(logits.narrow(0, start, rows[i]).clone());
+      parts.push_back(logits.narrow(0, start, rows[i]).clone());
       start += rows[i];
     }
+    if (on_batch_) on_batch_(total);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].result.set_value(std::move(parts[i]));
   } catch (...) {
     if (batch.size() == 1) {
       batch[0].result.set_exception(std::current_exception());

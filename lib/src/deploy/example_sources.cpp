@@ -36,9 +36,9 @@ void add_images(const std::string& path, std::vector<RawExample>& out) {
       if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
     if (files.empty()) throw Error(path + ": the directory holds no image files");
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) out.push_back({f.string(), util::read_file(f), ""});
+    for (const auto& f : files) out.push_back({f.string(), "", "", f.string()});
   } else if (fs::is_regular_file(path, ec)) {
-    out.push_back({path, util::read_file(path), ""});
+    out.push_back({path, "", "", path});
   } else {
     throw Error(path + ": no such file or directory");
   }
@@ -84,7 +84,7 @@ void add_jsonl(const std::string& file, const ExampleSourceOptions& o, bool want
       const fs::path image = base / field(o.image_field);
       std::error_code ec;
       if (!fs::is_regular_file(image, ec)) throw Error(where + ": image " + image.string() + " does not exist");
-      e.image = util::read_file(image);
+      e.image_path = image.string();
       e.name = image.string();
     }
     out.push_back(std::move(e));
@@ -108,7 +108,7 @@ std::vector<RawExample> gather_examples(const ExampleSourceOptions& o, models::I
       throw Error("an image + text model needs one text per image: " + std::to_string(images.size()) + " images and " +
                   std::to_string(texts.size()) + " texts (or use --jsonl with image and text fields)");
     for (size_t i = 0; i < images.size(); ++i)
-      out.push_back({images[i].name + " | " + texts[i].text, std::move(images[i].image), std::move(texts[i].text)});
+      out.push_back({images[i].name + " | " + texts[i].text, "", std::move(texts[i].text), images[i].image_path});
   } else {
     out = wants_image ? std::move(images) : std::move(texts);
   }

@@ -94,6 +94,14 @@ void verify(const train::TrainedRun& run, const std::string& archive, const Expo
         std::max(report.max_attention_difference, max_difference(map.weights, maps.at(map.name).toTensor(), map.name));
   }
   report.attention_maps = static_cast<int64_t>(expected.attention.size());
+  report.verified_examples = batch->examples();
+  report.top1_agreement = expected.logits.argmax(1).eq(plain.argmax(1)).to(torch::kDouble).mean().item<double>();
+  const bool exact = options.quantize != "int8";  // int8 is approximate by design: reported, not required
+  if (exact && (!(report.max_logit_difference <= options.tolerance) || !(report.max_attention_difference <= options.tolerance)))
+    throw Error("export check failed: the archive differs from the C++ model by " +
+                std::to_string(report.max_logit_difference) + " (logits) and " +
+                std::to_string(report.max_attention_difference) + " (attention), over the tolerance " +
+                std::to_string(options.tolerance));
   if (!options.reference_path.empty()) {
     c10::List<torch::Tensor> inputs;
     for (const auto& v : script_inputs(on_device, report.metadata.input)) inputs.push_back(v.toTensor().cpu());
@@ -102,14 +110,6 @@ void verify(const train::TrainedRun& run, const std::string& archive, const Expo
     const auto bytes = torch::pickle_save(c10::ivalue::Tuple::create({inputs, expected.logits.cpu(), expected_maps}));
     util::write_file_atomic(options.reference_path, std::string_view(bytes.data(), bytes.size()));
   }
-  report.verified_examples = batch->examples();
-  report.top1_agreement = expected.logits.argmax(1).eq(plain.argmax(1)).to(torch::kDouble).mean().item<double>();
-  if (options.quantize == "int8") return;  // approximate by design: reported, not required
-  if (!(report.max_logit_difference <= options.tolerance) || !(report.max_attention_difference <= options.tolerance))
-    throw Error("export check failed: the archive differs from the C++ model by " +
-                std::to_string(report.max_logit_difference) + " (logits) and " +
-                std::to_string(report.max_attention_difference) + " (attention), over the tolerance " +
-                std::to_string(options.tolerance));
 }
 
 }  // namespace
@@ -138,12 +138,12 @@ ExportReport export_run(const std::string& run_dir, const std::string& out_path,
   try {
     module.save(temporary.string(), extra);
     if (options.verify_examples > 0) verify(run, temporary.string(), options, report);
+    fs::rename(temporary, out);
   } catch (...) {
     std::error_code ignored;
     fs::remove(temporary, ignored);
     throw;
   }
-  fs::rename(temporary, out);
   report.bytes = fs::file_size(out);
   return report;
 }

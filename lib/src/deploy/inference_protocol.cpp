@@ -124,13 +124,22 @@ util::Json model_metadata(const std::string& name, const ScriptModel& model) {
   return j;
 }
 
-InferRequest parse_infer_request(const std::string& body) {
-  util::Json json;
+util::Json parse_request_json(const std::string& body) {
+  constexpr int kMaxDepth = 32;
   try {
-    json = util::Json::parse(body);
+    return util::Json::parse(body, [](int depth, util::Json::parse_event_t, util::Json&) {
+      if (depth > kMaxDepth) throw bad("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
+      return true;
+    });
+  } catch (const RequestError&) {
+    throw;
   } catch (const std::exception& e) {
     throw bad(std::string("invalid JSON: ") + e.what());
   }
+}
+
+InferRequest parse_infer_request(const std::string& body) {
+  const util::Json json = parse_request_json(body);
   if (!json.is_object()) throw bad("the request must be a JSON object with an 'inputs' array");
   InferRequest r;
   if (json.contains("id")) {

@@ -16,9 +16,16 @@ int64_t square_side(int64_t n) {
 }
 
 /// The spatial grid [h, w] of a map for example 0, or undefined when it has none.
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 torch::Tensor spatial_grid(const std::string& name, const torch::Tensor& map) {
-  if (map.dim() == 4 && map.size(1) == 1) return map[0][0];  // CBAM spatial, attention pool: [B, 1, h, w]
-  if (map.dim() == 4 && name.rfind("cross.", 0) == 0) {       // [Q, H, L, R]: question tokens -> regions
+  // CBAM spatial and attention-pooling maps: [B, 1, h, w]
+  if (map.dim() == 4 && map.size(1) == 1 &&
+      (ends_with(name, ".spatial") || ends_with(name, "attention_pool") || name == "image.pool"))
+    return map[0][0];
+  if (map.dim() == 4 && name.rfind("cross.", 0) == 0) {  // [Q, H, L, R]: question tokens -> regions
     const int64_t side = square_side(map.size(3));
     if (side) return map[0].mean(0).mean(0).view({side, side});
   }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <regex>
 
 #include "focus/deploy/inference_protocol.h"
@@ -58,6 +59,9 @@ struct Server::Impl {
   struct Entry {
     std::shared_ptr<const ScriptModel> model;
     std::unique_ptr<DynamicBatcher> batcher;
+    /// Heatmap requests run forward_with_attention outside the batcher: one at a
+    /// time per model, waiting at most the request timeout.
+    std::unique_ptr<std::timed_mutex> heatmap_lock = std::make_unique<std::timed_mutex>();
   };
 
   ServerOptions options;
@@ -72,15 +76,26 @@ struct Server::Impl {
     return it->second;
   }
 
-  /// Runs a handler: errors become JSON answers, every request is counted.
-  void handle(const std::string& model, httplib::Response& res, const std::function<void()>& body) {
+  /// Runs a handler: checks the token (after httplib has read the body, so a
+  /// refused POST leaves the connection in step), turns errors into JSON
+  /// answers and counts every request.
+  void handle(const httplib::Request& req, const std::string& model, httplib::Response& res,
+              const std::function<void()>& body, bool needs_token = true) {
     const auto start = Clock::now();
     try {
+      if (needs_token && !options.token.empty() &&
+          !same_secret(req.get_header_value("Authorization"), "Bearer " + options.token)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        throw RequestError(401, req.has_header("Authorization") ? "wrong bearer token"
+                                                                : "missing bearer token (Authorization: Bearer <token>)");
+      }
       body();
     } catch (const RequestError& e) {
       send_error(res, e.status(), e.what());
     } catch (const QueueFull& e) {
       send_error(res, 503, e.what());
+    } catch (const c10::OutOfMemoryError& e) {
+      send_error(res, 503, std::string("out of memory on the device; retry later: ") + e.what_without_backtrace());
     } catch (const Error& e) {  // the model rejected the input (a Focus check)
       send_error(res, 400, e.what());
     } catch (const c10::Error& e) {  // a TorchScript assert or a shape error inside forward
@@ -106,34 +121,34 @@ struct Server::Impl {
 };
 
 void Server::Impl::routes() {
-  http.Get("/v2/health/live", [this](const httplib::Request&, httplib::Response& res) {
-    handle("", res, [&] { send_json(res, 200, {{"live", true}}); });
+  http.Get("/v2/health/live", [this](const httplib::Request& req, httplib::Response& res) {
+    handle(req, "", res, [&] { send_json(res, 200, {{"live", true}}); }, false);
   });
-  http.Get("/v2/health/ready", [this](const httplib::Request&, httplib::Response& res) {
-    handle("", res, [&] {
+  http.Get("/v2/health/ready", [this](const httplib::Request& req, httplib::Response& res) {
+    handle(req, "", res, [&] {
       const bool ready = !stopping.load();
       send_json(res, ready ? 200 : 503, {{"ready", ready}});
-    });
+    }, false);
   });
-  http.Get("/v2", [this](const httplib::Request&, httplib::Response& res) {
-    handle("", res, [&] {
+  http.Get("/v2", [this](const httplib::Request& req, httplib::Response& res) {
+    handle(req, "", res, [&] {
       send_json(res, 200, {{"name", "focus-serve"}, {"version", FOCUS_VERSION_STRING}, {"extensions", util::Json::array()}});
     });
   });
   http.Get(R"(/v2/models/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
-    handle(name, res, [&] { send_json(res, 200, model_metadata(name, *entry(name).model)); });
+    handle(req, name, res, [&] { send_json(res, 200, model_metadata(name, *entry(name).model)); });
   });
   http.Get(R"(/v2/models/([^/]+)/ready)", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
-    handle(name, res, [&] {
+    handle(req, name, res, [&] {
       entry(name);
       send_json(res, 200, {{"name", name}, {"ready", !stopping.load()}});
     });
   });
   http.Post(R"(/v2/models/([^/]+)/infer)", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
-    handle(name, res, [&] {
+    handle(req, name, res, [&] {
       auto& e = entry(name);
       const auto request = parse_infer_request(req.body);
       auto logits = infer(e, request_inputs(request, *e.model));
@@ -142,10 +157,10 @@ void Server::Impl::routes() {
   });
   http.Post(R"(/v2/models/([^/]+)/classify)", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
-    handle(name, res, [&] { classify(name, req, res); });
+    handle(req, name, res, [&] { classify(name, req, res); });
   });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    handle("", res, [&] {
+  http.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    handle(req, "", res, [&] {
       res.status = 200;
       res.set_content(metrics->render([this](const std::string& m) { return models.at(m).batcher->queue_depth(); }),
                       "text/plain; version=0.0.4");
@@ -165,12 +180,7 @@ void Server::Impl::classify(const std::string& name, const httplib::Request& req
     if (req.has_file("top_k")) top = parse_top_k(req.get_file_value("top_k").content);
     if (req.has_file("heatmap")) heatmap = req.get_file_value("heatmap").content;
   } else {
-    util::Json body;
-    try {
-      body = util::Json::parse(req.body);
-    } catch (const std::exception& ex) {
-      throw RequestError(400, std::string("invalid JSON: ") + ex.what());
-    }
+    const util::Json body = parse_request_json(req.body);
     if (!body.is_object()) throw RequestError(400, "expected a JSON object with \"text\" and/or \"image\" (base64)");
     for (const auto& [key, value] : body.items())
       if (key != "text" && key != "image" && key != "top_k" && key != "heatmap")
@@ -212,6 +222,9 @@ void Server::Impl::classify(const std::string& name, const httplib::Request& req
   util::Json answer = {{"model_name", name}};
   torch::Tensor logits;
   if (!heatmap.empty() && e.model->has_attention()) {
+    std::unique_lock<std::timed_mutex> lock(*e.heatmap_lock, std::defer_lock);
+    if (!lock.try_lock_for(std::chrono::duration<double>(options.request_timeout_s)))
+      throw RequestError(503, "busy with other heatmaps; retry later");
     auto [with_maps, maps] = e.model->forward_with_attention(inputs);
     logits = with_maps;
     answer["heatmap"] = example_heatmap(*e.model, example, maps, heatmap);
@@ -260,20 +273,13 @@ Server::Server(std::vector<ServedModel> served, ServerOptions options) : impl_(s
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(s.options.request_timeout_s * 1000));
   s.http.set_read_timeout(timeout);
   s.http.set_write_timeout(timeout);
-  s.http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    auto& s = *impl_;
-    if (s.options.token.empty() || req.path.rfind("/v2/health/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string expected = "Bearer " + s.options.token;
-    if (same_secret(req.get_header_value("Authorization"), expected)) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    send_error(res, 401, req.has_header("Authorization") ? "wrong bearer token" : "missing bearer token (Authorization: Bearer <token>)");
-    s.metrics->request("", 401, 0.0);
-    return httplib::Server::HandlerResponse::Handled;
-  });
   s.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // our own JSON error
     if (res.status == 404) send_error(res, 404, "no such endpoint: " + req.method + " " + req.path);
-    else if (res.status == 413) send_error(res, 413, "the request body is larger than the server's limit");
+    else if (res.status == 413)
+      send_error(res, 413, req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0
+                               ? "form-encoded bodies are limited to 8 KiB: send Content-Type: application/json"
+                               : "the request body is larger than the server's limit");
     else send_error(res, res.status, "HTTP error " + std::to_string(res.status));
     return httplib::Server::HandlerResponse::Handled;
   }));

@@ -55,6 +55,10 @@ struct InferRequest {
   std::vector<std::string> outputs;  ///< requested output names (empty = all)
 };
 
+/// A JSON body parsed with a nesting limit (deep nesting would exhaust the
+/// stack of the code that walks it); RequestError(400) when invalid.
+util::Json parse_request_json(const std::string& body);
+
 /// Parses the body of POST /v2/models/{name}/infer. Throws RequestError(400)
 /// for invalid JSON or a field of the wrong type.
 InferRequest parse_infer_request(const std::string& body);

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     using Clock = std::chrono::steady_clock;
     auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
 
-    const auto prepared = focus::deploy::make_inputs(model, {{file, focus::util::read_file(file), ""}});
+    const auto prepared = focus::deploy::make_inputs(model, {{file, focus::util::read_file(file), "", ""}});
     for (int i = 0; i < 20; ++i) model.forward(prepared);  // warm-up
     std::vector<double> bare, full;
     for (int i = 0; i < repeats; ++i) {
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
       auto logits = model.forward(prepared);
       bare.push_back(ms(Clock::now() - t0));
       t0 = Clock::now();
-      const auto inputs = focus::deploy::make_inputs(model, {{file, focus::util::read_file(file), ""}});
+      const auto inputs = focus::deploy::make_inputs(model, {{file, focus::util::read_file(file), "", ""}});
       const auto top = focus::deploy::top_k(model, model.forward(inputs), 5);
       full.push_back(ms(Clock::now() - t0));
       if (top.empty() || logits.size(0) != 1) return 1;

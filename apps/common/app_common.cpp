@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +29,19 @@ void apply_common_flags(const CommonFlags& flags) {
   util::configure_allocator();
   const int threads = util::configure_threads(flags.threads);
   util::log()->debug("LibTorch intra-op threads: {}", threads);
+}
+
+std::vector<std::string> read_labels(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw Error(file + ": cannot open the labels file");
+  std::vector<std::string> labels;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    labels.push_back(line);
+  }
+  while (!labels.empty() && labels.back().empty()) labels.pop_back();
+  if (labels.empty()) throw Error(file + ": no labels (expected one class name per line)");
+  return labels;
 }
 
 bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }

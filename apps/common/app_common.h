@@ -3,6 +3,7 @@
 // that turns exceptions into a message and a non-zero exit status.
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -20,6 +21,10 @@ void add_common_flags(CLI::App& app, CommonFlags& flags);
 void apply_common_flags(const CommonFlags& flags);
 /// True when stderr is a terminal.
 bool stderr_is_tty();
+
+/// Class names from a file, one per line (for models without Focus metadata);
+/// throws focus::Error when it cannot be read or names none.
+std::vector<std::string> read_labels(const std::string& file);
 
 /// Parses the command line with `app` and runs `body`, catching every
 /// exception: prints "<name>: error: <message>" to stderr and returns 1.

@@ -4,7 +4,9 @@
 #include <cstdio>
 
 #include "common/app_common.h"
+#include "focus/deploy/script_heatmaps.h"
 #include "focus/explain/run_heatmaps.h"
+#include "focus/util/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -15,7 +17,10 @@ int main(int argc, char** argv) {
       "Text runs: a weight per token for every map (each layer and head, rollout, ...), in heatmaps.json\n"
       "with each token's text and byte offsets, and a page highlighting the tokens over the original text\n"
       "with a selector over the maps; on a terminal the texts are also printed with coloured tokens.\n"
-      "Both write heatmaps.json and index.html.\n\n"
+      "Both write heatmaps.json and index.html.\n"
+      "TorchScript image classifiers (--model F.pt IMAGES...): a focus-export archive or one saved from Python;\n"
+      "methods attention (Focus exports: the model's last spatial map) and occlusion (any archive); archives\n"
+      "without Focus metadata take their preprocessing and labels from --channels/--height/--width/--mean/--std/--labels.\n\n"
       "Methods (default: all that apply to the model; text: attention, rollout, grad_rollout for Transformers,\n"
       "attention (word and sentence level) for HAN):\n"
       "  attention     a map the model computes: AttnCNN's CBAM / attention-pooling maps (--layer picks one),\n"
@@ -28,12 +33,19 @@ int main(int argc, char** argv) {
       "  focus-heatmap --run runs/fashion --limit 20\n"
       "  focus-heatmap --run runs/fashion-vit --method rollout,grad_rollout --head-fusion max --out out/vit\n"
       "  focus-heatmap --run runs/fashion --method gradcam --layer stage2 --class Sneaker\n"
-      "  focus-heatmap --run runs/spam --limit 10 --method rollout,grad_rollout",
+      "  focus-heatmap --run runs/spam --limit 10 --method rollout,grad_rollout\n"
+      "  focus-heatmap --model fashion.pt shirt.png boots/ --out out/fashion\n"
+      "  focus-heatmap --model resnet18.pt --labels imagenet.txt --method occlusion --patch 32 --stride 16 cat.jpg",
       "focus-heatmap"};
   focus::explain::HeatmapRequest request;
   focus::apps::CommonFlags common;
   std::string methods, head_fusion = "mean";
-  app.add_option("--run", request.run, "Run directory written by focus-train")->required();
+  focus::deploy::ScriptHeatmapRequest script;
+  std::string labels_file;
+  auto* run_option = app.add_option("--run", request.run, "Run directory written by focus-train");
+  auto* model_option = app.add_option("--model", script.model, "TorchScript image classifier (instead of --run)");
+  run_option->excludes(model_option);
+  app.add_option("images", script.images, "--model: image files or directories");
   app.add_option("--split", request.split, "Split whose examples are explained: test, val or train")
       ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
@@ -60,6 +72,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"best.pt", "checkpoint.pt"}))
       ->capture_default_str();
   app.add_option("--out", request.out, "Output directory (default: <run>/heatmaps)");
+  auto* foreign_group = app.add_option_group("--model without Focus metadata");
+  foreign_group->add_option("--labels", labels_file, "File with one class name per line, in logit order");
+  foreign_group->add_option("--channels", script.foreign.channels, "Image channels")->check(CLI::IsMember({1, 3}))->capture_default_str();
+  foreign_group->add_option("--height", script.foreign.height, "Image height")->check(CLI::PositiveNumber)->capture_default_str();
+  foreign_group->add_option("--width", script.foreign.width, "Image width")->check(CLI::PositiveNumber)->capture_default_str();
+  foreign_group->add_option("--mean", script.foreign.mean, "Per-channel mean")->capture_default_str();
+  foreign_group->add_option("--std", script.foreign.std, "Per-channel standard deviation")->capture_default_str();
   focus::apps::add_common_flags(app, common);
 
   return focus::apps::run_app(app, argc, argv, [&] {
@@ -72,7 +91,26 @@ int main(int argc, char** argv) {
       if (end > start) request.methods.push_back(methods.substr(start, end - start));
       start = end + 1;
     }
-    const auto summary = focus::explain::run_heatmaps(request);
+    if (request.run.empty() == script.model.empty())
+      throw focus::Error("give --run (a run directory) or --model (a TorchScript archive) and its images");
+    if (script.model.empty() && !script.images.empty())
+      throw focus::Error("image files are explained with --model; --run explains examples of the run's split");
+    focus::explain::HeatmapSummary summary;
+    if (!script.model.empty()) {
+      if (script.images.empty()) throw focus::Error("--model needs image files or directories to explain");
+      for (const char* flag : {"--split", "--first", "--layer", "--head", "--head-fusion", "--discard-ratio", "--checkpoint"})
+        if (app.count(flag) > 0) throw focus::Error(std::string(flag) + " applies to --run, not to --model");
+      script.methods = request.methods;
+      script.target = request.target;
+      script.occlusion = request.options.occlusion;
+      script.device = request.device;
+      if (app.count("--limit") > 0) script.limit = request.limit;
+      if (!request.out.empty()) script.out = request.out;
+      if (!labels_file.empty()) script.foreign.class_names = focus::apps::read_labels(labels_file);
+      summary = focus::deploy::run_script_heatmaps(script);
+    } else {
+      summary = focus::explain::run_heatmaps(request);
+    }
     std::printf("explained %ld examples with:", static_cast<long>(summary.examples));
     for (const auto& m : summary.methods) std::printf(" %s", m.c_str());
     if (!summary.terminal.empty() && isatty(fileno(stdout))) std::printf("\n%s", summary.terminal.c_str());

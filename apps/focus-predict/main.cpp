@@ -13,19 +13,6 @@
 
 namespace {
 
-std::vector<std::string> read_labels(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw focus::Error(file + ": cannot open the labels file");
-  std::vector<std::string> labels;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    labels.push_back(line);
-  }
-  while (!labels.empty() && labels.back().empty()) labels.pop_back();
-  if (labels.empty()) throw focus::Error(file + ": no labels (expected one class name per line)");
-  return labels;
-}
-
 void print_table(const std::vector<focus::deploy::RawExample>& examples,
                  const std::vector<std::vector<focus::deploy::ClassScore>>& scores, size_t offset) {
   for (size_t i = 0; i < scores.size(); ++i) {
@@ -98,7 +85,7 @@ int main(int argc, char** argv) {
 
   return focus::apps::run_app(app, argc, argv, [&] {
     focus::apps::apply_common_flags(common);
-    if (!labels_file.empty()) foreign.class_names = read_labels(labels_file);
+    if (!labels_file.empty()) foreign.class_names = focus::apps::read_labels(labels_file);
     const auto device = focus::util::resolve_device(common.device);
     const auto model = focus::deploy::ScriptModel::load(model_path, device, foreign);
     if (model.from_focus() && !labels_file.empty())

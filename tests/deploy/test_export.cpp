@@ -249,8 +249,8 @@ TEST_CASE("ScriptModel: an archive without Focus metadata is an image classifier
   cv::Mat pixels(25, 30, CV_8UC3, cv::Scalar(10, 200, 90));
   std::vector<uchar> png;
   cv::imencode(".png", pixels, png);
-  const std::vector<deploy::RawExample> examples = {{"x.png", std::string(png.begin(), png.end()), ""},
-                                                    {"y.png", std::string(png.begin(), png.end()), ""}};
+  const std::vector<deploy::RawExample> examples = {{"x.png", std::string(png.begin(), png.end()), "", ""},
+                                                    {"y.png", std::string(png.begin(), png.end()), "", ""}};
   auto inputs = deploy::make_inputs(loaded, examples);
   const auto images = inputs[0].toTensor();
   REQUIRE(images.sizes() == std::vector<int64_t>{2, 3, 20, 20});
@@ -266,7 +266,7 @@ TEST_CASE("ScriptModel: an archive without Focus metadata is an image classifier
   CHECK(top[0][1].probability >= top[0][2].probability);
   CHECK(top[0][0].label == foreign.class_names[static_cast<size_t>(top[0][0].index)]);
 
-  CHECK_THROWS_WITH(deploy::make_inputs(loaded, {{"bad.png", "not an image", ""}}), Catch::Contains("bad.png"));
+  CHECK_THROWS_WITH(deploy::make_inputs(loaded, {{"bad.png", "not an image", "", ""}}), Catch::Contains("bad.png"));
   foreign.mean = {0.5};
   CHECK_THROWS_WITH(deploy::ScriptModel::load(file, torch::kCPU, foreign), Catch::Contains("one mean and one std"));
   CHECK_THROWS_WITH(deploy::ScriptModel::load((dir / "missing.pt").string(), torch::kCPU),

@@ -122,3 +122,30 @@ r = json.loads(open('$WORK/resnet.jsonl').readline())['predictions'][0]
 assert r['label'] == '$want_label' and abs(r['probability'] - $want_p) < 1e-4, (r, '$want_label', $want_p)
 " || fail "focus-predict on the Python-scripted resnet18 disagrees with Python ($want_label $want_p)"
 pass "focus-predict on a torchvision resnet18 scripted by Python: $want_label $want_p, as in Python"
+
+# focus-heatmap on TorchScript archives: a Focus export (attention + occlusion) and the Python resnet (occlusion).
+: "${FOCUS_HEATMAP:?set by ctest}"
+"$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test" --out "$WORK/hm" > "$WORK/hm.out"
+[ "$(ls "$WORK/hm"/*-attention.png | wc -l)" -eq 10 ] || fail "expected an attention overlay per image"
+[ "$(ls "$WORK/hm"/*-occlusion.npy | wc -l)" -eq 10 ] || fail "expected an occlusion map per image"
+grep -q '"source": "head.attention_pool"' "$WORK/hm/heatmaps.json" || fail "the attention map is not the pooling map"
+grep -q "index.html" "$WORK/hm.out" || fail "focus-heatmap --model did not print the index page"
+"$PYTHON" - "$WORK/hm" <<'PY' || fail "overlays are not 28x28 PNGs"
+import glob, struct, sys
+for f in glob.glob(sys.argv[1] + "/*-occlusion.png"):
+    b = open(f, "rb").read(24)
+    assert b[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", b[16:24]) == (28, 28), f
+PY
+"$FOCUS_HEATMAP" --model "$WORK/resnet.pt" --labels "$WORK/labels.txt" --height 32 --width 32 --mean 0.5 0.4 0.3 \
+  --std 0.2 0.25 0.3 --patch 8 --stride 8 "$WORK/photo.png" --out "$WORK/hm-resnet" > /dev/null
+grep -q "\"predicted\": \"$want_label\"" "$WORK/hm-resnet/heatmaps.json" || fail "resnet heatmap: predicted class is not Python's"
+[ -s "$WORK/hm-resnet/000-photo-occlusion.npy" ] || fail "resnet heatmap: no occlusion map"
+"$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test" --limit 3 --method occlusion --out "$WORK/hm3" > /dev/null
+[ "$(ls "$WORK/hm3"/*-grid.png | wc -l)" -eq 3 ] || fail "--limit 3 did not explain 3 images"
+pass "focus-heatmap --model: attention + occlusion on a Focus export, occlusion on a Python-scripted resnet18"
+expect_failure "heatmap --model: attention on a foreign model" "attention needs a Focus export" \
+  "$FOCUS_HEATMAP" --model "$WORK/resnet.pt" --height 32 --width 32 --method attention "$WORK/photo.png" --out "$WORK/x"
+expect_failure "heatmap --model: a text archive" "explains image classifiers" \
+  "$FOCUS_HEATMAP" --model "$WORK/transformer.pt" "$WORK/photo.png" --out "$WORK/x"
+expect_failure "heatmap: both --run and --model" "excludes|give --run" \
+  "$FOCUS_HEATMAP" --run "$WORK/attncnn" --model "$WORK/attncnn.pt" "$WORK/photo.png"

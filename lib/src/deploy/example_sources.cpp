@@ -56,7 +56,7 @@ void add_text_lines(const std::string& file, std::vector<RawExample>& out) {
   for (int64_t number = 1; std::getline(*in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    out.push_back({(file == "-" ? std::string("stdin") : file) + ":" + std::to_string(number), "", line});
+    out.push_back({(file == "-" ? std::string("stdin") : file) + ":" + std::to_string(number), "", line, ""});
   }
 }
 
@@ -98,7 +98,7 @@ std::vector<RawExample> gather_examples(const ExampleSourceOptions& o, models::I
   const bool wants_text = input != models::InputKind::images;
   std::vector<RawExample> images, texts, out;
   for (const auto& p : o.paths) add_images(p, images);
-  for (const auto& t : o.texts) texts.push_back({"text " + std::to_string(texts.size() + 1), "", t});
+  for (const auto& t : o.texts) texts.push_back({"text " + std::to_string(texts.size() + 1), "", t, ""});
   for (const auto& f : o.text_files) add_text_lines(f, texts);
   if (!wants_image && !images.empty())
     throw Error("the model reads text, not images: give texts (--text, --text-file or --jsonl)");

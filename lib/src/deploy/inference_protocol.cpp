@@ -201,7 +201,7 @@ std::vector<torch::jit::IValue> request_inputs(const InferRequest& request, cons
     std::vector<RawExample> examples;
     for (const auto* leaf : leaves) {
       if (!leaf->is_string()) throw bad("input 'text': every value must be a string");
-      examples.push_back({"text", "", leaf->get<std::string>()});
+      examples.push_back({"text", "", leaf->get<std::string>(), ""});
     }
     return make_inputs(model, examples);
   }

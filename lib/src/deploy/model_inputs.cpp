@@ -74,6 +74,13 @@ torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, co
   return out;
 }
 
+torch::Tensor image_pixels(const torch::Tensor& image, const ScriptMetadata& m) {
+  auto mean = torch::tensor(m.normalization.mean, torch::kFloat).view({m.channels, 1, 1});
+  auto std = torch::tensor(m.normalization.std, torch::kFloat).view({m.channels, 1, 1});
+  auto x = image.detach().to(torch::kCPU).to(torch::kFloat);
+  return ((x * std + mean) * 255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+}
+
 namespace {
 
 torch::Tensor image_batch(const ScriptModel& model, const std::vector<RawExample>& examples) {

@@ -38,24 +38,20 @@ torch::Tensor spatial_grid(const std::string& name, const torch::Tensor& map) {
 
 util::Json image_heatmap(const ScriptModel& model, const RawExample& example, const NamedMaps& maps,
                          const std::string& format) {
-  for (auto it = maps.rbegin(); it != maps.rend(); ++it) {
-    auto grid = spatial_grid(it->first, it->second);
-    if (!grid.defined()) continue;
-    grid = explain::normalize_map(grid.to(torch::kCPU).to(torch::kFloat));
+  auto [name, found] = spatial_attention(maps);
+  if (found.defined()) {
+    const auto grid = explain::normalize_map(found.to(torch::kCPU).to(torch::kFloat));
     if (format == "weights") {
       const auto flat = grid.contiguous();
-      return {{"map", it->first},
+      return {{"map", name},
               {"height", grid.size(0)},
               {"width", grid.size(1)},
               {"weights", std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel())}};
     }
     const auto& m = model.metadata();
-    auto normalized = image_tensor(example.image, example.name, m);
-    auto mean = torch::tensor(m.normalization.mean, torch::kFloat).view({m.channels, 1, 1});
-    auto std = torch::tensor(m.normalization.std, torch::kFloat).view({m.channels, 1, 1});
-    auto pixels = ((normalized * std + mean) * 255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+    const auto pixels = image_pixels(image_tensor(example.image, example.name, m), m);
     const auto png = explain::overlay_png(pixels, explain::resize_map(grid, m.height, m.width));
-    return {{"map", it->first}, {"height", m.height}, {"width", m.width}, {"png_base64", util::base64_encode(png)}};
+    return {{"map", name}, {"height", m.height}, {"width", m.width}, {"png_base64", util::base64_encode(png)}};
   }
   return {{"error", "the model exposes no spatial attention map"}};
 }
@@ -111,6 +107,14 @@ util::Json text_heatmap(const ScriptModel& model, const RawExample& example, con
 }
 
 }  // namespace
+
+std::pair<std::string, torch::Tensor> spatial_attention(const NamedMaps& maps) {
+  for (auto it = maps.rbegin(); it != maps.rend(); ++it) {
+    auto grid = spatial_grid(it->first, it->second);
+    if (grid.defined()) return {it->first, grid};
+  }
+  return {"", torch::Tensor()};
+}
 
 util::Json example_heatmap(const ScriptModel& model, const RawExample& example, const NamedMaps& maps,
                            const std::string& format) {

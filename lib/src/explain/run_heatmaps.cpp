@@ -6,6 +6,7 @@
 
 #include "focus/eval/report.h"
 #include "focus/explain/heatmap_image.h"
+#include "focus/explain/image_heatmap_page.h"
 #include "focus/explain/text_explainer.h"
 #include "focus/models/factory.h"
 #include "focus/train/task.h"
@@ -44,12 +45,6 @@ torch::Tensor to_pixels(const torch::Tensor& input, const data::Normalization& n
   for (int64_t c = 0; c < x.size(0) && c < static_cast<int64_t>(norm.mean.size()); ++c)
     x[c].mul_(norm.std[static_cast<size_t>(c)]).add_(norm.mean[static_cast<size_t>(c)]);
   return (x.clamp(0, 1) * 255).round().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-}
-
-std::string percent(double p) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * p);
-  return buf;
 }
 
 HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::TrainedRun& run, const std::string& arch,
@@ -136,13 +131,7 @@ HeatmapSummary run_heatmaps(const HeatmapRequest& request) {
                 std::to_string(data.source->size()) + " examples");
 
   // Compute everything first, then write: a failure leaves no partial output.
-  struct Example {
-    int64_t index, label, predicted, target;
-    double probability;
-    std::vector<std::pair<std::string, std::string>> files;  // name -> bytes
-    util::Json json;
-  };
-  std::vector<Example> examples;
+  std::vector<ExplainedImage> examples;
   auto stream = data.source->epoch(0, 0);
   int64_t index = 0;
   while (auto batch = stream->next()) {
@@ -152,88 +141,40 @@ HeatmapSummary run_heatmaps(const HeatmapRequest& request) {
     }
     if (static_cast<int64_t>(examples.size()) >= request.limit) break;
     auto b = batch->to(device);
-    Example ex;
-    ex.index = index++;
-    ex.label = b.targets[0].item<int64_t>();
+    const int64_t label = b.targets[0].item<int64_t>();
     torch::Tensor probs;
     {
       torch::NoGradGuard no_grad;
       probs = torch::softmax(run.model->forward(b), 1)[0].to(torch::kCPU);
     }
-    ex.predicted = probs.argmax().item<int64_t>();
-    ex.target = fixed_target >= 0 ? fixed_target : ex.predicted;
-    ex.probability = probs[ex.target].item<double>();
-    const auto pixels = to_pixels(b.inputs, run.normalization);
-    const int64_t h = pixels.size(0), w = pixels.size(1);
+    const int64_t predicted = probs.argmax().item<int64_t>();
+    const int64_t target = fixed_target >= 0 ? fixed_target : predicted;
     char stem[32];
-    std::snprintf(stem, sizeof stem, "%05ld", static_cast<long>(ex.index));
-    std::vector<GridTile> tiles = {{"input", pixels, {}}};
-    ex.json = {{"index", ex.index},
-               {"label", run.class_names[static_cast<size_t>(ex.label)]},
-               {"predicted", run.class_names[static_cast<size_t>(ex.predicted)]},
-               {"target", run.class_names[static_cast<size_t>(ex.target)]},
-               {"probability", ex.probability},
-               {"maps", util::Json::object()}};
+    std::snprintf(stem, sizeof stem, "%05ld", static_cast<long>(index++));
+    ExplainedImage ex;
+    ex.id = stem;
+    ex.index = index - 1;
+    ex.label = run.class_names[static_cast<size_t>(label)];
+    ex.predicted = run.class_names[static_cast<size_t>(predicted)];
+    ex.predicted_probability = probs[predicted].item<double>();
+    ex.target = run.class_names[static_cast<size_t>(target)];
+    ex.probability = probs[target].item<double>();
+    ex.pixels = to_pixels(b.inputs, run.normalization);
     for (const auto& method : methods) {
-      auto m = explain_image(*run.model, arch, b, method, ex.target, request.options);
-      auto raw = m.map.to(torch::kCPU).to(torch::kFloat);
-      auto shown = resize_map(normalize_map(raw), h, w);
-      const std::string base = std::string(stem) + "-" + method;
-      ex.files.emplace_back(base + ".png", overlay_png(pixels, shown));
-      ex.files.emplace_back(base + ".npy", npy_bytes(raw));
-      ex.json["maps"][method] = {{"png", base + ".png"}, {"npy", base + ".npy"}, {"source", m.source},
-                                 {"shape", raw.sizes().vec()}};
-      tiles.push_back({method, pixels, shown});
+      auto m = explain_image(*run.model, arch, b, method, target, request.options);
+      ex.maps.push_back({method, m.map, m.source});
     }
-    const std::string title = "true " + run.class_names[static_cast<size_t>(ex.label)] + ", predicted " +
-                              run.class_names[static_cast<size_t>(ex.predicted)] + " (" +
-                              percent(probs[ex.predicted].item<double>()) + "), explained: " +
-                              run.class_names[static_cast<size_t>(ex.target)];
-    ex.files.emplace_back(std::string(stem) + "-grid.png", grid_png(tiles, title));
-    ex.json["grid"] = std::string(stem) + "-grid.png";
     examples.push_back(std::move(ex));
   }
-
-  std::string html =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Focus heatmaps</title><style>"
-      "body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-      "padding:6px;text-align:center}img.map{width:112px;image-rendering:pixelated}</style></head><body>\n"
-      "<h1>Heatmaps</h1>\n<p>Run <code>" + eval::html_escape(request.run) + "</code>, split " +
-      eval::html_escape(request.split) + ", model " + eval::html_escape(arch) + ".</p>\n<table><tr><th>#</th><th>true</th>"
-      "<th>predicted</th><th>explained (p)</th>";
-  for (const auto& m : methods) html += "<th>" + eval::html_escape(m) + "</th>";
-  html += "<th>grid</th></tr>\n";
-  util::Json listing = util::Json::array();
-  for (const auto& ex : examples) {
-    html += "<tr><td>" + std::to_string(ex.index) + "</td><td>" + eval::html_escape(ex.json["label"].get<std::string>()) +
-            "</td><td>" + eval::html_escape(ex.json["predicted"].get<std::string>()) + "</td><td>" +
-            eval::html_escape(ex.json["target"].get<std::string>()) + " (" + percent(ex.probability) + ")</td>";
-    for (const auto& m : methods) {
-      const std::string png = ex.json["maps"][m]["png"];
-      html += "<td><a href=\"" + png + "\"><img class=\"map\" src=\"" + png + "\" alt=\"" + eval::html_escape(m) +
-              "\"></a><br><small>" + eval::html_escape(ex.json["maps"][m]["source"].get<std::string>()) + "</small></td>";
-    }
-    html += "<td><a href=\"" + ex.json["grid"].get<std::string>() + "\">grid</a></td></tr>\n";
-    listing.push_back(ex.json);
-  }
-  html += "</table>\n</body></html>\n";
-
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) throw Error(out_dir.string() + ": cannot create directory: " + ec.message());
+  const auto page = write_image_heatmaps(
+      out_dir, {{"run", request.run}, {"split", request.split}, {"arch", arch}},
+      "Run <code>" + eval::html_escape(request.run) + "</code>, split " + eval::html_escape(request.split) + ", model " +
+          eval::html_escape(arch) + ".",
+      methods, examples);
   HeatmapSummary summary;
-  for (const auto& ex : examples)
-    for (const auto& [name, bytes] : ex.files) {
-      util::write_file_atomic(out_dir / name, bytes);
-      ++summary.files;
-    }
-  util::write_file_atomic(out_dir / "heatmaps.json",
-                          util::Json{{"run", request.run}, {"split", request.split}, {"arch", arch},
-                                     {"methods", methods}, {"examples", listing}}.dump(2) + "\n");
-  util::write_file_atomic(out_dir / "index.html", html);
-  summary.files += 2;
+  summary.files = page.files;
   summary.out_dir = out_dir.string();
-  summary.index_html = (out_dir / "index.html").string();
+  summary.index_html = page.index_html;
   summary.examples = static_cast<int64_t>(examples.size());
   summary.methods = methods;
   return summary;

@@ -49,7 +49,7 @@ torch::Tensor BagOfEmbeddingsImpl::forward(const data::Batch& batch) {
   return classifier(dropout(mean));
 }
 
-ClassifierOutput BagOfEmbeddingsImpl::forward_with_attention(const data::Batch& batch) { return {forward(batch), {}}; }
+ClassifierOutput BagOfEmbeddingsImpl::forward_with_attention(const data::Batch& batch) { return {forward(batch), {}, {}}; }
 
 void BagOfEmbeddingsImpl::pretty_print(std::ostream& stream) const {
   stream << "focus::models::BagOfEmbeddings(vocab=" << options.vocab_size << ", dim=" << options.dim

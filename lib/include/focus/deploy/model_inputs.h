@@ -24,6 +24,9 @@ struct RawExample {
 inline constexpr int64_t kMaxImagePixels = 64LL << 20;
 torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& metadata);
 
+/// A normalised image [C, H, W] back to uint8 pixels [H, W, C] for display.
+torch::Tensor image_pixels(const torch::Tensor& image, const ScriptMetadata& metadata);
+
 /// forward()'s arguments for a batch of examples, on the model's device.
 /// Throws focus::Error naming the example that lacks what the model reads.
 std::vector<torch::jit::IValue> make_inputs(const ScriptModel& model, const std::vector<RawExample>& examples);

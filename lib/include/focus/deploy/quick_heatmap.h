@@ -19,6 +19,10 @@ namespace focus::deploy {
 
 using NamedMaps = std::vector<std::pair<std::string, torch::Tensor>>;
 
+/// The last map with a spatial layout, for example 0 of the batch: its name
+/// and its grid [h, w] (undefined when the model has none).
+std::pair<std::string, torch::Tensor> spatial_attention(const NamedMaps& maps);
+
 /// `format` is "png" (images: a base64 PNG overlay) or "weights". `maps`
 /// come from forward_with_attention on this one example (batch row 0).
 /// Returns {"map": name, ...}, or {"error": why} when the model has no map of

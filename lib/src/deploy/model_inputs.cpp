@@ -95,7 +95,7 @@ torch::Tensor image_batch(const ScriptModel& model, const std::vector<RawExample
       throw Error(e.name + ": the model reads an image, and this input has none");
     }
   }
-  return torch::stack(images);
+  return images.size() == 1 ? images[0].unsqueeze(0) : torch::stack(images);  // one example: no copy
 }
 
 std::pair<torch::Tensor, torch::Tensor> token_batch(const ScriptModel& model, const std::vector<RawExample>& examples) {

@@ -5,6 +5,7 @@
 
 #include "common/app_common.h"
 #include "focus/deploy/script_heatmaps.h"
+#include "focus/explain/evaluate_heatmaps.h"
 #include "focus/explain/run_heatmaps.h"
 #include "focus/util/error.h"
 
@@ -17,7 +18,14 @@ int main(int argc, char** argv) {
       "Text runs: a weight per token for every map (each layer and head, rollout, ...), in heatmaps.json\n"
       "with each token's text and byte offsets, and a page highlighting the tokens over the original text\n"
       "with a selector over the maps; on a terminal the texts are also printed with coloured tokens.\n"
-      "Both write heatmaps.json and index.html.\n"
+      "Image + text runs (FusionNet): the question with its image; cross-attention methods also give the regions\n"
+      "each question word attended to, as a strip PNG and an overlay per word (shown on the page when the pointer\n"
+      "is over the word).\n"
+      "All write heatmaps.json and index.html.\n"
+      "--evaluate measures the maps instead (written to faithfulness.json and printed): image and text runs,\n"
+      "deletion and insertion AUC for the predicted class (Petsiuk et al. 2018) per method and for a random\n"
+      "order; image + text runs, the pointing game on the questions that refer to one object (is the map's\n"
+      "maximum inside its box?) against the image centre and a random pixel.\n"
       "TorchScript image classifiers (--model F.pt IMAGES...): a focus-export archive or one saved from Python;\n"
       "methods attention (Focus exports: the model's last spatial map) and occlusion (any archive); archives\n"
       "without Focus metadata take their preprocessing and labels from --channels/--height/--width/--mean/--std/--labels.\n\n"
@@ -25,19 +33,27 @@ int main(int argc, char** argv) {
       "attention (word and sentence level) for HAN):\n"
       "  attention     a map the model computes: AttnCNN's CBAM / attention-pooling maps (--layer picks one),\n"
       "                a ViT layer's [CLS] -> patch attention (--layer encoder.layerN, --head N)\n"
+      "                FusionNet (cross): question -> region cross-attention (--layer cross.layerN, --head N);\n"
+      "                FusionNet (concat, late): the attention-pooling map over the regions\n"
       "  rollout       attention rollout over the ViT's layers (Abnar & Zuidema 2020)\n"
-      "  grad_rollout  gradient-weighted rollout, class-specific (Chefer et al. 2021)\n"
-      "  gradcam       Grad-CAM on an AttnCNN stage (--layer stageN, default the last)\n"
+      "  grad_rollout  gradient-weighted rollout, class-specific (Chefer et al. 2021); for FusionNet (cross) their\n"
+      "                bi-modal rule over text, relational and cross-attention layers\n"
+      "  gradcam       Grad-CAM on an AttnCNN stage (--layer stageN, default the last) or FusionNet's image grid\n"
       "  occlusion     probability drop under a sliding patch: needs forward calls only\n\n"
       "Examples:\n"
       "  focus-heatmap --run runs/fashion --limit 20\n"
       "  focus-heatmap --run runs/fashion-vit --method rollout,grad_rollout --head-fusion max --out out/vit\n"
       "  focus-heatmap --run runs/fashion --method gradcam --layer stage2 --class Sneaker\n"
       "  focus-heatmap --run runs/spam --limit 10 --method rollout,grad_rollout\n"
+      "  focus-heatmap --run runs/clevr --limit 10 --method attention,grad_rollout\n"
+      "  focus-heatmap --run runs/fashion --evaluate --limit 200\n"
+      "  focus-heatmap --run runs/clevr --evaluate --limit 2000\n"
       "  focus-heatmap --model fashion.pt shirt.png boots/ --out out/fashion\n"
       "  focus-heatmap --model resnet18.pt --labels imagenet.txt --method occlusion --patch 32 --stride 16 cat.jpg",
       "focus-heatmap"};
   focus::explain::HeatmapRequest request;
+  bool evaluate = false;
+  focus::explain::FaithfulnessOptions faithfulness;
   focus::apps::CommonFlags common;
   std::string methods, head_fusion = "mean";
   focus::deploy::ScriptHeatmapRequest script;
@@ -68,6 +84,12 @@ int main(int argc, char** argv) {
   app.add_option("--stride", request.options.occlusion.stride, "occlusion: patch step in pixels")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag("--evaluate", evaluate,
+               "Measure the maps instead of drawing them (deletion/insertion AUC, or the pointing game for image + "
+               "text runs); --limit defaults to 100 here");
+  app.add_option("--steps", faithfulness.steps, "--evaluate: points of each deletion/insertion curve")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--checkpoint", request.checkpoint, "Weights inside the run: best.pt or checkpoint.pt")
       ->check(CLI::IsMember({"best.pt", "checkpoint.pt"}))
       ->capture_default_str();
@@ -95,6 +117,18 @@ int main(int argc, char** argv) {
       throw focus::Error("give --run (a run directory) or --model (a TorchScript archive) and its images");
     if (script.model.empty() && !script.images.empty())
       throw focus::Error("image files are explained with --model; --run explains examples of the run's split");
+    if (!evaluate && app.count("--steps") > 0) throw focus::Error("--steps applies to --evaluate");
+    if (evaluate) {
+      if (!script.model.empty()) throw focus::Error("--evaluate measures the maps of a run (--run), not of --model");
+      if (app.count("--limit") == 0) request.limit = 100;
+      const auto report = focus::explain::evaluate_heatmaps(request, faithfulness);
+      std::printf("%s", report.table.c_str());
+      if (report.kind == "deletion_insertion")
+        std::printf("deletion: lower is better (the class probability falls fast when the most salient units go); "
+                    "insertion: higher is better\n");
+      std::printf("wrote %s\n", report.json_path.c_str());
+      return 0;
+    }
     focus::explain::HeatmapSummary summary;
     if (!script.model.empty()) {
       if (script.images.empty()) throw focus::Error("--model needs image files or directories to explain");

@@ -32,6 +32,29 @@ grep -q '"target": "Sneaker"' "$WORK/one/heatmaps.json" || fail "--class Sneaker
 grep -q '"index": 5' "$WORK/one/heatmaps.json" || fail "--first 5 did not start at example 5"
 pass "--class, --first, --layer"
 
+# --evaluate: deletion and insertion AUC per method and for a random order.
+"$FOCUS_HEATMAP" --run "$WORK/run" --evaluate --limit 12 --steps 28 --out "$WORK/eval" --threads 2 > "$WORK/eval.out"
+"$FOCUS_PYTHON" - "$WORK/eval/faithfulness.json" <<'PY' || fail "faithfulness.json is not as expected"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "deletion_insertion" and d["steps"] == 28, d["kind"]
+scores = {s["method"]: s for s in d["scores"]}
+assert list(scores) == ["attention", "gradcam", "occlusion", "random"], list(scores)
+for s in scores.values():
+    assert s["examples"] == 12, s
+    assert 0 <= s["deletion_auc"] <= 1 and 0 <= s["insertion_auc"] <= 1, s
+assert len(d["examples"]) == 12 and all("random" in e for e in d["examples"])
+# Each example's areas are the mean's terms.
+mean = sum(e["attention"]["deletion_auc"] for e in d["examples"]) / 12
+assert abs(mean - scores["attention"]["deletion_auc"]) < 1e-9
+PY
+grep -q "deletion vs random" "$WORK/eval.out" || fail "--evaluate printed no table"
+pass "--evaluate: deletion/insertion AUC for 12 images, 3 methods and the random baseline"
+expect_failure "--steps without --evaluate" "--steps applies to --evaluate" \
+  "$FOCUS_HEATMAP" --run "$WORK/run" --steps 5 --out "$WORK/bad" --threads 2
+expect_failure "--class with --evaluate" "predicted class" \
+  "$FOCUS_HEATMAP" --run "$WORK/run" --evaluate --class Sneaker --out "$WORK/bad" --threads 2
+
 expect_failure "method that does not apply" "does not apply.*attention, gradcam, occlusion" \
   "$FOCUS_HEATMAP" --run "$WORK/run" --method rollout --out "$WORK/bad" --threads 2
 expect_failure "unknown class" "not a class name or index" \

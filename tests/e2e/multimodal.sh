@@ -38,6 +38,38 @@ for g in shape horizontal vertical closest furthest count; do
 done
 pass "--group-by subtype gives the six question subtypes"
 
+# Heatmaps: per question the methods' maps, and for cross-attention a map per question word.
+: "${FOCUS_HEATMAP:?set by ctest}"
+"$FOCUS_HEATMAP" --run "$WORK/cross" --limit 2 --out "$WORK/maps" --threads 2 > "$WORK/heatmap.out"
+for m in attention grad_rollout gradcam occlusion; do
+  [ -s "$WORK/maps/00001-$m.png" ] || fail "missing 00001-$m.png"
+done
+words=$(ls "$WORK/maps" | grep -c '^00000-attention-w[0-9]*\.png$')
+[ "$words" -ge 5 ] || fail "expected an attention overlay per question word, found $words"
+[ -s "$WORK/maps/00000-grad_rollout-words.png" ] || fail "missing the per-word strip"
+grep -q 'class="w" data-k="0"' "$WORK/maps/index.html" || fail "index.html does not mark the question words"
+pass "image + text heatmaps: 4 methods, $words per-word overlays and a strip per cross-attention map"
+"$FOCUS_HEATMAP" --run "$WORK/cross" --evaluate --limit 60 --method attention,gradcam --out "$WORK/eval" --threads 2 > "$WORK/eval.out"
+"$FOCUS_PYTHON" - "$WORK/eval/faithfulness.json" <<'PY' || fail "pointing-game faithfulness.json is not as expected"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "pointing_game", d["kind"]
+scores = {s["method"]: s for s in d["scores"]}
+assert list(scores) == ["attention", "gradcam", "center", "random"], list(scores)
+n = scores["center"]["examples"]
+assert 0 < n and n + d["skipped_not_single_object"] == 60, (n, d["skipped_not_single_object"])
+assert all(0 <= s["hits"] <= n and s["examples"] == n for s in scores.values())
+# Each hit is a point inside the question's box.
+for e in d["examples"]:
+    x, y = e["attention"]["point"]
+    x0, y0, x1, y1 = e["box"]
+    assert e["attention"]["hit"] == (x0 <= x <= x1 and y0 <= y <= y1), e
+assert 0 < d["mean_box_area_fraction"] < 0.1
+PY
+pass "--evaluate: the pointing game on the single-object questions, with centre and random baselines"
+expect_failure "image-only method on an image + text run" "does not apply.*attention, grad_rollout, gradcam, occlusion" \
+  "$FOCUS_HEATMAP" --run "$WORK/cross" --method rollout --out "$WORK/bad-maps" --threads 2
+
 # Bad input: the errors name the manifest line.
 mkdir -p "$WORK/bad"
 cp -r "$WORK/clevr/images" "$WORK/bad/"

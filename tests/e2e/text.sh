@@ -91,6 +91,17 @@ grep -q '"begin":' "$WORK/maps/heatmaps.json" || fail "heatmaps.json lacks token
 grep -q '"name": "rollout"' "$WORK/maps/heatmaps.json" || fail "heatmaps.json lacks the rollout map"
 grep -q 'class="tok"' "$WORK/maps/index.html" || fail "index.html highlights no token"
 pass "text heatmaps: per-token weights with offsets for 3 texts, HTML page"
+"$FOCUS_HEATMAP" --run "$WORK/tr" --evaluate --limit 4 --out "$WORK/eval" --threads 2 > "$WORK/eval.out"
+"$FOCUS_PYTHON" - "$WORK/eval/faithfulness.json" <<'PY' || fail "text faithfulness.json is not as expected"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["units"] == "tokens", d["units"]
+scores = {s["method"]: s for s in d["scores"]}
+assert list(scores) == ["attention", "rollout", "grad_rollout", "random"], list(scores)
+assert all(s["examples"] + d["skipped_without_tokens"] == 4 for s in scores.values()), scores
+assert all(0 <= s["deletion_auc"] <= 1 for s in scores.values())
+PY
+pass "text --evaluate: deletion/insertion over tokens for 3 methods and the random order"
 expect_failure "image method on a text run" "does not apply.*attention, rollout, grad_rollout" \
   "$FOCUS_HEATMAP" --run "$WORK/tr" --method gradcam --out "$WORK/bad-maps" --threads 2
 expect_failure "heatmaps of a model without attention" "no explanation method applies to a bag_of_embeddings" \

@@ -82,7 +82,7 @@ explain::HeatmapSummary run_script_heatmaps(const ScriptHeatmapRequest& request)
         auto [name, grid] = spatial_attention(model.forward_with_attention(args).second);
         if (!grid.defined())
           throw Error(request.model + ": the model exposes no spatial attention map (use --method occlusion)");
-        ex.maps.push_back({method, grid, name});
+        ex.maps.push_back({method, grid, name, {}});
       } else {
         auto probability_fn = [&model](const torch::Tensor& images) {
           return torch::softmax(model.forward({images}), 1);
@@ -90,7 +90,8 @@ explain::HeatmapSummary run_script_heatmaps(const ScriptHeatmapRequest& request)
         auto map = explain::occlusion_map(probability_fn, image[0], target, request.occlusion);
         ex.maps.push_back({method, map,
                            "patch " + std::to_string(request.occlusion.patch) + ", stride " +
-                               std::to_string(request.occlusion.stride)});
+                               std::to_string(request.occlusion.stride),
+                           {}});
       }
     }
     examples.push_back(std::move(ex));

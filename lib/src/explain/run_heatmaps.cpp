@@ -6,7 +6,10 @@
 
 #include "focus/eval/report.h"
 #include "focus/explain/heatmap_image.h"
+#include "focus/data/multimodal_batch_source.h"
 #include "focus/explain/image_heatmap_page.h"
+#include "focus/explain/question_explainer.h"
+#include "focus/explain/split_examples.h"
 #include "focus/explain/text_explainer.h"
 #include "focus/models/factory.h"
 #include "focus/train/task.h"
@@ -25,28 +28,6 @@ namespace {
 
 using util::join;
 
-/// The class a request names: a class name or an index; -1 = the predicted one.
-int64_t target_index(const std::string& target, const std::vector<std::string>& names) {
-  if (target.empty()) return -1;
-  auto it = std::find(names.begin(), names.end(), target);
-  if (it != names.end()) return it - names.begin();
-  try {
-    size_t used = 0;
-    const long v = std::stol(target, &used);
-    if (used == target.size() && v >= 0 && v < static_cast<long>(names.size())) return v;
-  } catch (const std::exception&) {
-  }
-  throw Error("--class " + target + ": not a class name or index (classes: " + join(names) + ")");
-}
-
-/// A normalised model input [1, C, H, W] back to uint8 [H, W, C].
-torch::Tensor to_pixels(const torch::Tensor& input, const data::Normalization& norm) {
-  auto x = input[0].detach().to(torch::kCPU).to(torch::kFloat).clone();  // [C, H, W]
-  for (int64_t c = 0; c < x.size(0) && c < static_cast<int64_t>(norm.mean.size()); ++c)
-    x[c].mul_(norm.std[static_cast<size_t>(c)]).add_(norm.mean[static_cast<size_t>(c)]);
-  return (x.clamp(0, 1) * 255).round().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-}
-
 HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::TrainedRun& run, const std::string& arch,
                                  const torch::Device& device) {
   if (!request.options.layer.empty() || request.options.head >= 0)
@@ -56,11 +37,8 @@ HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::Tra
   if (applicable.empty())
     throw Error("no explanation method applies to a " + arch +
                 " model (it computes no attention over tokens; text_transformer and han runs have them)");
-  const std::vector<std::string> methods = request.methods.empty() ? applicable : request.methods;
-  for (const auto& m : methods)
-    if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
-      throw Error("method '" + m + "' does not apply to this " + arch + " model (methods that do: " + join(applicable) + ")");
-  const int64_t fixed_target = target_index(request.target, run.class_names);
+  const auto methods = checked_methods(request.methods, applicable, arch);
+  const int64_t fixed_target = class_index(request.target, run.class_names);
   const auto split = train::text_split(run, request.split);
   const auto size = static_cast<int64_t>(split.examples.size());
   if (request.first >= size)
@@ -104,7 +82,55 @@ HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::Tra
   return summary;
 }
 
+/// The page entry of one example: names, probabilities and the input's pixels.
+ExplainedImage explained_image(const SplitExample& e, const train::TrainedRun& run, const torch::Tensor& probs,
+                               int64_t target, const torch::Tensor& image) {
+  char stem[32];
+  std::snprintf(stem, sizeof stem, "%05ld", static_cast<long>(e.index));
+  const int64_t predicted = probs.argmax().item<int64_t>();
+  ExplainedImage ex;
+  ex.id = stem;
+  ex.index = e.index;
+  ex.label = run.class_names.at(static_cast<size_t>(e.label));
+  ex.predicted = run.class_names.at(static_cast<size_t>(predicted));
+  ex.predicted_probability = probs[predicted].item<double>();
+  ex.target = run.class_names.at(static_cast<size_t>(target));
+  ex.probability = probs[target].item<double>();
+  ex.pixels = input_pixels(image, run.normalization);
+  return ex;
+}
+
 }  // namespace
+
+std::string model_kind(const train::TrainedRun& run) {
+  if (run.recipe.task == train::kMultimodalClassification) {
+    auto fusion = run.recipe.model.find("fusion");
+    return fusion != run.recipe.model.end() && fusion->is_string() ? fusion->get<std::string>() : "cross";
+  }
+  return models::architecture_of(run.recipe.model, "model");
+}
+
+int64_t class_index(const std::string& target, const std::vector<std::string>& names) {
+  if (target.empty()) return -1;
+  auto it = std::find(names.begin(), names.end(), target);
+  if (it != names.end()) return it - names.begin();
+  try {
+    size_t used = 0;
+    const long v = std::stol(target, &used);
+    if (used == target.size() && v >= 0 && v < static_cast<long>(names.size())) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error("--class " + target + ": not a class name or index (classes: " + join(names) + ")");
+}
+
+std::vector<std::string> checked_methods(const std::vector<std::string>& requested,
+                                         const std::vector<std::string>& applicable, const std::string& arch) {
+  const std::vector<std::string> methods = requested.empty() ? applicable : requested;
+  for (const auto& m : methods)
+    if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
+      throw Error("method '" + m + "' does not apply to this " + arch + " model (methods that do: " + join(applicable) + ")");
+  return methods;
+}
 
 HeatmapSummary run_heatmaps(const HeatmapRequest& request) {
   if (request.limit < 1 || request.first < 0) throw Error("--limit must be >= 1 and --first >= 0");
@@ -112,60 +138,40 @@ HeatmapSummary run_heatmaps(const HeatmapRequest& request) {
   auto run = train::load_trained_run(request.run, request.checkpoint, device);
   if (run.recipe.task == train::kMaskedLm)
     throw Error(request.run + " is a masked-LM pretraining run, not a classifier: there is no prediction to explain");
-  if (run.recipe.task == train::kMultimodalClassification)
-    throw Error(request.run + " is an image + text run: focus-heatmap does not export its maps yet (FusionNet's "
-                "forward_with_attention returns them as cross.layerN, question token -> region)");
-  const std::string arch = models::architecture_of(run.recipe.model, "model");
-  if (run.recipe.is_text()) return run_text_heatmaps(request, run, arch, device);
-  const auto applicable = image_methods(arch);
-  std::vector<std::string> methods = request.methods.empty() ? applicable : request.methods;
-  for (const auto& m : methods)
-    if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
-      throw Error("method '" + m + "' does not apply to this " + arch + " model (methods that do: " + join(applicable) + ")");
-  const int64_t fixed_target = target_index(request.target, run.class_names);
-
-  const fs::path out_dir = request.out.empty() ? fs::path(request.run) / "heatmaps" : fs::path(request.out);
-  auto data = train::prepare_evaluation(run, request.split, 1);
-  if (request.first >= data.source->size())
-    throw Error("--first " + std::to_string(request.first) + ": the " + request.split + " split has " +
-                std::to_string(data.source->size()) + " examples");
+  if (run.recipe.is_text()) return run_text_heatmaps(request, run, models::architecture_of(run.recipe.model, "model"), device);
+  const bool multimodal = run.recipe.task == train::kMultimodalClassification;
+  // Image + text runs are explained per fusion ("cross", "film", ...), image runs per architecture.
+  const std::string arch = model_kind(run);
+  const auto methods = checked_methods(request.methods, multimodal ? question_methods(arch) : image_methods(arch), arch);
+  data::TextEncodingOptions encoding;
+  if (multimodal) encoding.max_length = run.recipe.multimodal_data.max_length;
+  const int64_t fixed_target = class_index(request.target, run.class_names);
 
   // Compute everything first, then write: a failure leaves no partial output.
   std::vector<ExplainedImage> examples;
-  auto stream = data.source->epoch(0, 0);
-  int64_t index = 0;
-  while (auto batch = stream->next()) {
-    if (index < request.first) {
-      ++index;
-      continue;
-    }
-    if (static_cast<int64_t>(examples.size()) >= request.limit) break;
-    auto b = batch->to(device);
-    const int64_t label = b.targets[0].item<int64_t>();
-    torch::Tensor probs;
-    {
-      torch::NoGradGuard no_grad;
-      probs = torch::softmax(run.model->forward(b), 1)[0].to(torch::kCPU);
-    }
+  for_each_example(run, request.split, request.first, request.limit, device, [&](const SplitExample& e) {
+    auto probs = example_probabilities(*run.model, e.batch)[0];
     const int64_t predicted = probs.argmax().item<int64_t>();
     const int64_t target = fixed_target >= 0 ? fixed_target : predicted;
-    char stem[32];
-    std::snprintf(stem, sizeof stem, "%05ld", static_cast<long>(index++));
-    ExplainedImage ex;
-    ex.id = stem;
-    ex.index = index - 1;
-    ex.label = run.class_names[static_cast<size_t>(label)];
-    ex.predicted = run.class_names[static_cast<size_t>(predicted)];
-    ex.predicted_probability = probs[predicted].item<double>();
-    ex.target = run.class_names[static_cast<size_t>(target)];
-    ex.probability = probs[target].item<double>();
-    ex.pixels = to_pixels(b.inputs, run.normalization);
+    ExplainedImage ex =
+        explained_image(e, run, probs, target, multimodal ? e.batch.extra.at(data::kBatchImages) : e.batch.inputs);
+    if (multimodal) {
+      ex.question = e.text;
+      auto encoded = data::encode_text(*run.tokenizer, e.text, encoding);
+      ex.words.assign(encoded.tokens.begin() + 1, encoded.tokens.end());
+    }
     for (const auto& method : methods) {
-      auto m = explain_image(*run.model, arch, b, method, target, request.options);
-      ex.maps.push_back({method, m.map, m.source});
+      if (multimodal) {
+        auto m = explain_question(*run.model, arch, e.batch, method, target, request.options);
+        ex.maps.push_back({method, m.map, m.source, m.per_token});
+      } else {
+        auto m = explain_image(*run.model, arch, e.batch, method, target, request.options);
+        ex.maps.push_back({method, m.map, m.source, {}});
+      }
     }
     examples.push_back(std::move(ex));
-  }
+  });
+  const fs::path out_dir = request.out.empty() ? fs::path(request.run) / "heatmaps" : fs::path(request.out);
   const auto page = write_image_heatmaps(
       out_dir, {{"run", request.run}, {"split", request.split}, {"arch", arch}},
       "Run <code>" + eval::html_escape(request.run) + "</code>, split " + eval::html_escape(request.split) + ", model " +

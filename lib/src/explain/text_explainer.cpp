@@ -24,8 +24,9 @@ std::vector<float> cls_row(const torch::Tensor& matrix) {
   return to_vector(matrix.select(0, 0).narrow(0, 1, matrix.size(1) - 1));
 }
 
-/// The batch of one encoded text (flat [1, L] or sentences [1, S, W]).
-data::Batch one_text(const data::EncodedText& encoded, data::TextLayout layout) {
+}  // namespace
+
+data::Batch text_batch(const data::EncodedText& encoded, data::TextLayout layout) {
   data::Batch b;
   if (layout == data::TextLayout::flat) {
     std::tie(b.inputs, b.mask) = data::pad_flat_tokens({encoded}, {0});
@@ -45,7 +46,18 @@ data::Batch one_text(const data::EncodedText& encoded, data::TextLayout layout) 
   return b;
 }
 
-}  // namespace
+std::vector<int64_t> token_slots(const data::EncodedText& encoded, data::TextLayout layout) {
+  std::vector<int64_t> slots;
+  if (layout == data::TextLayout::flat) {
+    for (size_t k = 1; k < encoded.tokens.size(); ++k) slots.push_back(static_cast<int64_t>(k));
+    return slots;
+  }
+  int64_t w = 1;
+  for (int64_t len : encoded.sentence_lengths) w = std::max(w, len);
+  for (size_t i = 0; i < encoded.sentence_lengths.size(); ++i)
+    for (int64_t j = 0; j < encoded.sentence_lengths[i]; ++j) slots.push_back(static_cast<int64_t>(i) * w + j);
+  return slots;
+}
 
 std::vector<std::string> text_methods(const std::string& arch) {
   if (arch == "text_transformer") return {"attention", "rollout", "grad_rollout"};
@@ -67,7 +79,7 @@ TextExplanation explain_text(models::Classifier& model, const std::string& arch,
   TextExplanation e;
   e.text = text;
   e.tokens.assign(encoded.tokens.begin() + (flat ? 1 : 0), encoded.tokens.end());
-  auto batch = one_text(encoded, encoding.layout).to(device);
+  auto batch = text_batch(encoded, encoding.layout).to(device);
   const bool wants_gradients = std::find(methods.begin(), methods.end(), "grad_rollout") != methods.end();
   torch::AutoGradMode grad_mode(wants_gradients);
   auto out = model.forward_with_attention(batch);

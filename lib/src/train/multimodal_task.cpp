@@ -192,6 +192,11 @@ EvalData prepare_multimodal_evaluation(const TrainedRun& run, const std::string&
   EvalData out;
   if (!config.reader.group_field.empty())
     for (const auto& e : examples.examples) out.groups.push_back(e.group);
+  for (const auto& e : examples.examples) {
+    out.texts.push_back(e.text);
+    out.lines.push_back(e.line);
+  }
+  out.origin = examples.origin;
   out.source = make_source(examples, labels, *run.tokenizer, run.normalization, config, batch_size, false, split,
                            load_images(examples, config));
   return out;

@@ -1,14 +1,18 @@
 #pragma once
 // Writing explained images: per example and method an overlay PNG (the input's
 // size) and the raw map as .npy, a grid PNG comparing the methods, then
-// heatmaps.json and an index.html linking everything. Shared by focus-heatmap
-// on a run and on a TorchScript archive.
+// heatmaps.json and an index.html linking everything. Image + text examples
+// also show the question; a map with one map per question word adds a strip
+// PNG (a tile per word) and an overlay per word, shown on the page when the
+// pointer is over that word. Shared by focus-heatmap on a run and on a
+// TorchScript archive.
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <torch/types.h>
 
+#include "focus/data/tokenizer.h"
 #include "focus/util/json_reader.h"
 
 namespace focus::explain {
@@ -22,10 +26,13 @@ struct ExplainedImage {
   std::string target;     ///< the explained class
   double probability = 0; ///< of the explained class
   torch::Tensor pixels;   ///< uint8 [H, W, C]
+  std::string question;   ///< image + text models: the text asked about the image ("" otherwise)
+  std::vector<data::Token> words;  ///< the question's tokens (byte offsets into `question`), [CLS] excluded
   struct Map {
     std::string method;
     torch::Tensor raw;    ///< [h, w], not normalised
     std::string source;
+    std::vector<torch::Tensor> per_word;  ///< [h, w] per entry of `words` (cross-attention methods), or empty
   };
   std::vector<Map> maps;  ///< in `methods` order
 };

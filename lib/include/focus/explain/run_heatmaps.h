@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "focus/explain/explainer.h"
+#include "focus/train/trained_run.h"
 
 namespace focus::explain {
 
@@ -32,6 +33,18 @@ struct HeatmapSummary {
   int64_t files = 0;
   std::string terminal;  ///< text runs: each text with its tokens coloured (ANSI), for a terminal
 };
+
+/// What selects a run's explanation methods: the architecture ("attncnn",
+/// "vit", "text_transformer", ...) or, for image + text runs, the fusion ("cross", "film", ...).
+std::string model_kind(const train::TrainedRun& run);
+
+/// The class `target` names (a class name or an index), -1 for "" (the
+/// predicted class). Throws focus::Error listing the classes otherwise.
+int64_t class_index(const std::string& target, const std::vector<std::string>& names);
+/// `requested` (all of `applicable` when empty), each checked to apply; throws
+/// focus::Error naming the methods that do.
+std::vector<std::string> checked_methods(const std::vector<std::string>& requested,
+                                         const std::vector<std::string>& applicable, const std::string& arch);
 
 /// Throws focus::Error for a run that is not an image or text classifier, an
 /// unknown or inapplicable method (listing those that apply), a bad class or range.

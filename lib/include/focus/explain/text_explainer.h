@@ -28,6 +28,12 @@ struct TextExplanation {
   int64_t predicted = 0, target = 0;
 };
 
+/// The batch of one encoded text: flat [1, L] or sentences [1, S, W], with its mask.
+data::Batch text_batch(const data::EncodedText& encoded, data::TextLayout layout);
+/// Where each token of TextExplanation::tokens sits in text_batch's flattened
+/// mask ([CLS] excluded): the units deletion and insertion remove.
+std::vector<int64_t> token_slots(const data::EncodedText& encoded, data::TextLayout layout);
+
 /// The text methods that apply to architecture `arch` (empty when none do).
 std::vector<std::string> text_methods(const std::string& arch);
 

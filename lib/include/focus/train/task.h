@@ -35,6 +35,10 @@ TaskData prepare_training(Recipe& recipe, const util::RunDirectory* existing);
 struct EvalData {
   std::unique_ptr<data::BatchSource> source;
   std::vector<std::string> groups;  ///< per example, in source order (empty when the data has no groups)
+  // image + text data: per example, in source order, its text and its 1-based line in `origin`
+  std::vector<std::string> texts;
+  std::vector<int64_t> lines;
+  std::string origin;
 };
 
 /// The split ("train", "val" or "test") of a trained run, exactly as training saw it, in order.

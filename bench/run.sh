@@ -8,10 +8,12 @@
 #      (cross, film, concat, late), accuracy per question type;
 #   5. deployment: focus-predict's batch-1 latency against a bare forward call, and
 #      focus-serve's throughput at 32 connections with and without dynamic batching;
-#   6. int8: dynamic int8 Linear layers against float32 (size, speed, accuracy).
+#   6. int8: dynamic int8 Linear layers against float32 (size, speed, accuracy);
+#   7. faithfulness of focus-heatmap's maps: deletion/insertion AUC against a random
+#      order (Fashion-MNIST, SpamAssassin) and the pointing game (Sort-of-CLEVR).
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|all]  (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -174,5 +176,40 @@ if [ "$what" = int8 ] || [ "$what" = all ]; then
         | tee -a "$out/summary.md"
     done
   done
+fi
+if [ "$what" = faithfulness ] || [ "$what" = all ]; then
+  # Needs the bench runs of `fashion`, `text` and `clevr`. Each row: the mean over the
+  # first N test examples; deletion removes pixels to black / tokens from the input.
+  cmake --build build > /dev/null
+  faith() {  # NAME RUN ARGS...: one focus-heatmap --evaluate, its rows
+    local name=$1 run=$2; shift 2
+    local start; start=$(date +%s)
+    build/apps/focus-heatmap --run "$run" --evaluate --out "$out/faith-$name" --threads "$threads" "$@" \
+      > "$out/faith-$name.log" 2>&1
+    python3 - "$out/faith-$name/faithfulness.json" "$name" "$(( $(date +%s) - start ))" <<'PY' | tee -a "$out/summary.md"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = {x["method"]: x for x in d["scores"]}
+if d["kind"] == "pointing_game":
+    for m, x in s.items():
+        print(f"| {sys.argv[2]} | {m} ({x['map']}) | {x['examples']} | {100 * x['hit_rate']:.1f}% | "
+              f"box area {100 * d['mean_box_area_fraction']:.1f}% of the image | {sys.argv[3]} s |")
+else:
+    r = s["random"]["deletion_auc"]
+    for m, x in s.items():
+        print(f"| {sys.argv[2]} | {m} ({x['map']}) | {x['examples']} | {x['deletion_auc']:.3f} | "
+              f"{x['insertion_auc']:.3f} | {100 * (x['deletion_auc'] / r - 1):+.1f}% | {sys.argv[3]} s |")
+PY
+  }
+  echo "| run | method (map) | examples | deletion AUC | insertion AUC | deletion vs random | time |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  faith fashion-attncnn runs/bench-fashion-attncnn --limit 500
+  faith fashion-vit runs/bench-fashion-vit --limit 500
+  faith spam-transformer runs/bench-spam-transformer --limit 200
+  faith spam-han runs/bench-spam-han --limit 200
+  echo "| run | method (map) | single-object questions | pointing-game hits | chance | time |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  faith clevr-cross runs/bench-clevr-cross --limit 4000 --method attention,grad_rollout,gradcam
+  faith clevr-film runs/bench-clevr-film --limit 1000 --patch 8 --stride 4
 fi
 echo "raw outputs: $out/"

@@ -12,7 +12,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread libopenblas-dev
   libopencv-dev libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev
   libsentencepiece-dev libcpp-httplib-dev
-  python3-torch python3-torchvision curl wrk
+  python3-torch python3-torchvision curl wrk chromium
   dataset-fashion-mnist
 )
 

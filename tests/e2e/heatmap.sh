@@ -25,6 +25,8 @@ grep -q '00002-gradcam.png' "$WORK/maps/index.html" || fail "index.html does not
 grep -q '"source": "stage2"' "$WORK/maps/heatmaps.json" || fail "heatmaps.json does not name the Grad-CAM stage"
 grep -q "index: $WORK/maps/index.html" "$WORK/heatmap.out" || fail "focus-heatmap did not print the index path"
 pass "heatmaps: attention, gradcam and occlusion for 3 test images, 28x28 overlays, .npy maps, grid, index"
+browser_check "$WORK/maps/index.html" "image heatmap page" 3000 '<img class="map" src="00002-occlusion.png"' \
+  '<a href="00000-grid.png">grid</a>'
 
 "$FOCUS_HEATMAP" --run "$WORK/run" --first 5 --limit 1 --method gradcam --layer stage1 --class Sneaker \
   --out "$WORK/one" --threads 2 > /dev/null

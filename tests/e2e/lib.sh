@@ -31,3 +31,41 @@ expect_failure() {
 
 # json_get FILE KEY : a top-level numeric value from a 2-space-indented JSON file (no jq needed).
 json_get() { grep -o "^  \"$2\": *[0-9.eE+-]*" "$1" | head -n1 | sed 's/.*: *//'; }
+
+# browser_check PAGE NAME MIN_COLOURED REGEX... : renders PAGE in headless
+# Chromium (Debian's chromium, installed by scripts/setup.sh) with a fresh
+# profile. The 1200x900 screenshot must not be blank (some non-white pixels,
+# many distinct colours) and must hold at least MIN_COLOURED saturated pixels
+# (heatmap overlays, highlighted tokens); the DOM after the page's scripts ran
+# must match every REGEX (the elements the page promises).
+browser_check() {
+  local page=$1 name=$2 min_coloured=$3; shift 3
+  local chromium=${FOCUS_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+  [ -n "$chromium" ] || fail "$name: chromium is not installed (scripts/setup.sh installs it)"
+  local dir="$WORK/browser-$name"
+  mkdir -p "$dir"
+  local flags=(--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking
+               --disable-component-update --disable-sync --hide-scrollbars --window-size=1200,900)
+  timeout 120 "$chromium" "${flags[@]}" --user-data-dir="$dir/profile-shot" --screenshot="$dir/shot.png" \
+    "file://$page" > "$dir/chromium.log" 2>&1 || { tail -5 "$dir/chromium.log" >&2; fail "$name: chromium could not render $page"; }
+  timeout 120 "$chromium" "${flags[@]}" --user-data-dir="$dir/profile-dom" --dump-dom "file://$page" \
+    > "$dir/dom.html" 2>> "$dir/chromium.log" || fail "$name: chromium could not load $page"
+  "$FOCUS_PYTHON" - "$dir/shot.png" "$min_coloured" <<'PY' || fail "$name: the screenshot ($dir/shot.png) looks wrong"
+import sys
+import torchvision.io as io
+x = io.read_image(sys.argv[1], io.ImageReadMode.RGB).long()  # [3, H, W]
+assert tuple(x.shape[1:]) == (900, 1200), x.shape
+non_white = (x < 245).any(0).float().mean().item()
+colours = len(set((x[0] * 65536 + x[1] * 256 + x[2]).flatten().tolist()))
+saturated = ((x.max(0).values - x.min(0).values) > 120).sum().item()
+print(f"screenshot: {non_white:.1%} non-white, {colours} colours, {saturated} saturated pixels")
+assert non_white > 0.01, "blank page"
+assert colours > 50, "too few colours"
+assert saturated >= int(sys.argv[2]), "too few coloured pixels"
+PY
+  local regex
+  for regex in "$@"; do
+    grep -E -q -- "$regex" "$dir/dom.html" || fail "$name: the rendered page lacks /$regex/"
+  done
+  pass "$name: rendered by headless Chromium, not blank, $# expected elements present"
+}

@@ -49,6 +49,8 @@ words=$(ls "$WORK/maps" | grep -c '^00000-attention-w[0-9]*\.png$')
 [ -s "$WORK/maps/00000-grad_rollout-words.png" ] || fail "missing the per-word strip"
 grep -q 'class="w" data-k="0"' "$WORK/maps/index.html" || fail "index.html does not mark the question words"
 pass "image + text heatmaps: 4 methods, $words per-word overlays and a strip per cross-attention map"
+browser_check "$WORK/maps/index.html" "image + text heatmap page" 3000 '<span class="w" data-k="0">' \
+  'data-base="00001-grad_rollout"'
 "$FOCUS_HEATMAP" --run "$WORK/cross" --evaluate --limit 60 --method attention,gradcam --out "$WORK/eval" --threads 2 > "$WORK/eval.out"
 "$FOCUS_PYTHON" - "$WORK/eval/faithfulness.json" <<'PY' || fail "pointing-game faithfulness.json is not as expected"
 import json, sys

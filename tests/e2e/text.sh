@@ -91,6 +91,9 @@ grep -q '"begin":' "$WORK/maps/heatmaps.json" || fail "heatmaps.json lacks token
 grep -q '"name": "rollout"' "$WORK/maps/heatmaps.json" || fail "heatmaps.json lacks the rollout map"
 grep -q 'class="tok"' "$WORK/maps/index.html" || fail "index.html highlights no token"
 pass "text heatmaps: per-token weights with offsets for 3 texts, HTML page"
+# The page's script paints every token of the selected map (rollout) when it loads.
+browser_check "$WORK/maps/index.html" "text heatmap page" 200 '<select class="map" data-ex="2">' \
+  'class="tok" data-i="0" style="background: rgba\(220, 30, 30, [0-9.]+\);" title="[0-9.e-]+"'
 "$FOCUS_HEATMAP" --run "$WORK/tr" --evaluate --limit 4 --out "$WORK/eval" --threads 2 > "$WORK/eval.out"
 "$FOCUS_PYTHON" - "$WORK/eval/faithfulness.json" <<'PY' || fail "text faithfulness.json is not as expected"
 import json, sys

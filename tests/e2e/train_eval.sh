@@ -24,6 +24,8 @@ grep -q "Ankle boot" "$WORK/run/report.html" || fail "report.html lacks class na
 grep -q "data:image/png;base64," "$WORK/run/report.html" || fail "report.html does not embed the confusion matrix"
 ! grep -q -E "(src|href)=\"http" "$WORK/run/report.html" || fail "report.html loads external resources"
 grep -q "report.html" "$WORK/eval.out" || fail "focus-eval did not print where the report is"
+browser_check "$WORK/run/report.html" "evaluation report" 2000 '<img[^>]*src="data:image/png;base64,' \
+  '<td class="diag">' '<div class="card">'
 pass "evaluation: accuracy $acc on $count test images"
 
 "$FOCUS_EVAL" --run "$WORK/run" --split val --threads 2 > /dev/null

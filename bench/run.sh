@@ -199,6 +199,12 @@ else:
     for m, x in s.items():
         print(f"| {sys.argv[2]} | {m} ({x['map']}) | {x['examples']} | {x['deletion_auc']:.3f} | "
               f"{x['insertion_auc']:.3f} | {100 * (x['deletion_auc'] / r - 1):+.1f}% | {sys.argv[3]} s |")
+    if d["units"] == "tokens":  # text: removing tokens drives a text towards the empty text's class
+        for cls, rows in d["by_predicted_class"].items():
+            rr = [x for x in rows if x["method"] == "random"][0]["deletion_auc"]
+            for x in rows:
+                print(f"| {sys.argv[2]}, predicted {cls} | {x['method']} | {x['examples']} | {x['deletion_auc']:.3f} | "
+                      f"{x['insertion_auc']:.3f} | {100 * (x['deletion_auc'] / rr - 1):+.1f}% | |")
 PY
   }
   echo "| run | method (map) | examples | deletion AUC | insertion AUC | deletion vs random | time |" | tee -a "$out/summary.md"

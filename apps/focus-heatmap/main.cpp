@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"best.pt", "checkpoint.pt"}))
       ->capture_default_str();
   app.add_option("--out", request.out, "Output directory (default: <run>/heatmaps)");
+  app.add_flag("--convert-images", script.convert_images,
+               "--model: resize and convert images whose size or channel count differs from the model's input "
+               "(default: such an image is an error)");
   auto* foreign_group = app.add_option_group("--model without Focus metadata");
   foreign_group->add_option("--labels", labels_file, "File with one class name per line, in logit order");
   foreign_group->add_option("--channels", script.foreign.channels, "Image channels")->check(CLI::IsMember({1, 3}))->capture_default_str();

@@ -125,7 +125,11 @@ pass "focus-predict on a torchvision resnet18 scripted by Python: $want_label $w
 
 # focus-heatmap on TorchScript archives: a Focus export (attention + occlusion) and the Python resnet (occlusion).
 : "${FOCUS_HEATMAP:?set by ctest}"
-"$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test" --out "$WORK/hm" > "$WORK/hm.out"
+expect_failure "heatmap --model: an image the model does not read" \
+  "000000.png.*: the image is 75x75 with 3 channels; the model reads 28x28 with 1 channel" \
+  "$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test/000000.png" --out "$WORK/x"
+[ ! -e "$WORK/x" ] || fail "a refused image left output behind"
+"$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test" --convert-images --out "$WORK/hm" > "$WORK/hm.out"
 [ "$(ls "$WORK/hm"/*-attention.png | wc -l)" -eq 10 ] || fail "expected an attention overlay per image"
 [ "$(ls "$WORK/hm"/*-occlusion.npy | wc -l)" -eq 10 ] || fail "expected an occlusion map per image"
 grep -q '"source": "head.attention_pool"' "$WORK/hm/heatmaps.json" || fail "the attention map is not the pooling map"
@@ -140,7 +144,8 @@ PY
   --std 0.2 0.25 0.3 --patch 8 --stride 8 "$WORK/photo.png" --out "$WORK/hm-resnet" > /dev/null
 grep -q "\"predicted\": \"$want_label\"" "$WORK/hm-resnet/heatmaps.json" || fail "resnet heatmap: predicted class is not Python's"
 [ -s "$WORK/hm-resnet/000-photo-occlusion.npy" ] || fail "resnet heatmap: no occlusion map"
-"$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test" --limit 3 --method occlusion --out "$WORK/hm3" > /dev/null
+"$FOCUS_HEATMAP" --model "$WORK/attncnn.pt" "$WORK/clevr/images/test" --convert-images --limit 3 --method occlusion \
+  --out "$WORK/hm3" > /dev/null
 [ "$(ls "$WORK/hm3"/*-grid.png | wc -l)" -eq 3 ] || fail "--limit 3 did not explain 3 images"
 pass "focus-heatmap --model: attention + occlusion on a Focus export, occlusion on a Python-scripted resnet18"
 expect_failure "heatmap --model: attention on a foreign model" "attention needs a Focus export" \

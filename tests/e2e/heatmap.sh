@@ -46,6 +46,10 @@ for s in scores.values():
     assert s["examples"] == 12, s
     assert 0 <= s["deletion_auc"] <= 1 and 0 <= s["insertion_auc"] <= 1, s
 assert len(d["examples"]) == 12 and all("random" in e for e in d["examples"])
+# Per predicted class: the examples of each class add up to all of them.
+by_class = d["by_predicted_class"]
+assert sum(rows[0]["examples"] for rows in by_class.values()) == 12, by_class
+assert set(by_class) == {e["predicted"] for e in d["examples"]}
 # Each example's areas are the mean's terms.
 mean = sum(e["attention"]["deletion_auc"] for e in d["examples"]) / 12
 assert abs(mean - scores["attention"]["deletion_auc"]) < 1e-9

@@ -43,6 +43,26 @@ int64_t header_pixels(std::string_view b) {
 
 }  // namespace
 
+void check_image_shape(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
+  if (bytes.empty()) throw Error(origin + ": empty image data");
+  if (header_pixels(bytes) > kMaxImagePixels)
+    throw Error(origin + ": the image claims " + std::to_string(header_pixels(bytes)) + " pixels, more than the " +
+                std::to_string(kMaxImagePixels) + " accepted");
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  cv::Mat image;
+  try {
+    image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw Error(origin + ": not a decodable image (" + e.what() + ")");
+  }
+  if (image.empty()) throw Error(origin + ": not a decodable image (expected PNG, JPEG, BMP or another OpenCV format)");
+  auto channels = [](int64_t c) { return std::to_string(c) + (c == 1 ? " channel" : " channels"); };
+  if (image.rows != m.height || image.cols != m.width || image.channels() != m.channels)
+    throw Error(origin + ": the image is " + std::to_string(image.cols) + "x" + std::to_string(image.rows) + " with " +
+                channels(image.channels()) + "; the model reads " + std::to_string(m.width) + "x" +
+                std::to_string(m.height) + " with " + channels(m.channels));
+}
+
 torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
   if (bytes.empty()) throw Error(origin + ": empty image data");
   if (header_pixels(bytes) > kMaxImagePixels)

@@ -8,6 +8,7 @@
 #include "focus/deploy/quick_heatmap.h"
 #include "focus/eval/report.h"
 #include "focus/explain/image_heatmap_page.h"
+#include "focus/util/atomic_file.h"
 #include "focus/util/error.h"
 #include "focus/util/runtime.h"
 #include "focus/util/strings.h"
@@ -64,6 +65,10 @@ explain::HeatmapSummary run_script_heatmaps(const ScriptHeatmapRequest& request)
 
   std::vector<explain::ExplainedImage> examples;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    // A map over a resized or recoloured image is not a map over the user's image: say so unless asked to convert.
+    if (!request.convert_images)
+      check_image_shape(inputs[i].image.empty() ? util::read_file(inputs[i].image_path) : inputs[i].image,
+                        inputs[i].name + " (pass --convert-images to resize it)", m);
     const auto args = make_inputs(model, {inputs[i]});
     const auto image = args[0].toTensor();  // [1, C, H, W]
     const auto probabilities = torch::softmax(model.forward(args), 1)[0].to(torch::kCPU);

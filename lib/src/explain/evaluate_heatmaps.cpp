@@ -54,6 +54,36 @@ util::Json curve_json(const FaithfulnessCurves& c) {
   return {{"deletion_auc", c.deletion_auc}, {"insertion_auc", c.insertion_auc}};
 }
 
+/// Deletion/insertion areas per method, over all examples and per predicted class
+/// (removing evidence drives a text towards what the model says of an empty
+/// text, so the classes can differ a lot).
+struct CurveScores {
+  std::map<std::string, Accumulator> all;
+  std::map<std::string, std::map<std::string, Accumulator>> by_class;
+  void add(const std::string& method, const std::string& map, const std::string& predicted,
+           const FaithfulnessCurves& curves, util::Json& record) {
+    all[method].score.map = map;
+    all[method].add(curves);
+    by_class[predicted][method].score.map = map;
+    by_class[predicted][method].add(curves);
+    record[method] = curve_json(curves);
+  }
+  /// {"class": [{"method", "examples", "deletion_auc", "insertion_auc"}, ...]}
+  util::Json by_class_json(const std::vector<std::string>& names) {
+    util::Json out = util::Json::object();
+    for (auto& [cls, methods] : by_class) {
+      util::Json rows = util::Json::array();
+      for (const auto& n : names) {
+        const auto m = methods[n].mean();
+        rows.push_back({{"method", n}, {"examples", m.examples}, {"deletion_auc", m.deletion_auc},
+                        {"insertion_auc", m.insertion_auc}});
+      }
+      out[cls] = rows;
+    }
+    return out;
+  }
+};
+
 /// The text map that stands for a method in the scores: the attention-pool
 /// head (else HAN's word x sentence weights, else the last layer's mean of
 /// heads) for attention; the single map of the others.
@@ -137,7 +167,7 @@ std::vector<MethodScore> means(const std::vector<std::string>& names, std::map<s
 FaithfulnessReport evaluate_images(const HeatmapRequest& request, const train::TrainedRun& run, const std::string& arch,
                                    const std::vector<std::string>& methods, const torch::Device& device,
                                    const FaithfulnessOptions& o) {
-  std::map<std::string, Accumulator> acc;
+  CurveScores scores;
   util::Json examples = util::Json::array();
   // Removed pixels become black, as in Petsiuk et al.: -mean / std after normalisation.
   std::vector<float> black_values;
@@ -156,28 +186,27 @@ FaithfulnessReport evaluate_images(const HeatmapRequest& request, const train::T
           return torch::softmax(run.model->forward(b), 1);
         },
         image, target, black);
+    const auto& predicted = run.class_names.at(static_cast<size_t>(target));
     util::Json record = {{"index", e.index}, {"label", run.class_names.at(static_cast<size_t>(e.label))},
-                         {"predicted", run.class_names.at(static_cast<size_t>(target))}};
+                         {"predicted", predicted}};
     for (const auto& method : methods) {
       auto m = explain_image(*run.model, arch, e.batch, method, target, request.options);
-      auto curves = deletion_insertion(probability, salience_order(resize_map(m.map.to(torch::kCPU).to(torch::kFloat), h, w)), o);
-      acc[method].score.map = m.source;
-      acc[method].add(curves);
-      record[method] = curve_json(curves);
+      auto map = resize_map(m.map.to(torch::kCPU).to(torch::kFloat), h, w);
+      scores.add(method, m.source, predicted, deletion_insertion(probability, salience_order(map), o), record);
     }
-    auto curves = deletion_insertion(probability, random_order(h * w, kSeed + static_cast<uint64_t>(e.index)), o);
-    acc["random"].score.map = "random pixel order";
-    acc["random"].add(curves);
-    record["random"] = curve_json(curves);
+    scores.add("random", "random pixel order", predicted,
+               deletion_insertion(probability, random_order(h * w, kSeed + static_cast<uint64_t>(e.index)), o), record);
     examples.push_back(std::move(record));
   });
   auto names = methods;
   names.push_back("random");
   FaithfulnessReport report;
   report.kind = "deletion_insertion";
-  report.scores = means(names, acc);
+  report.scores = means(names, scores.all);
   for (size_t i = 0; i < names.size(); ++i) report.scores[i].method = names[i];
-  return finish(std::move(report), request, {{"arch", arch}, {"units", "pixels"}, {"removed_pixels", "black"}},
+  return finish(std::move(report), request,
+                {{"arch", arch}, {"units", "pixels"}, {"removed_pixels", "black"},
+                 {"by_predicted_class", scores.by_class_json(names)}},
                 std::move(examples), o);
 }
 
@@ -190,7 +219,7 @@ FaithfulnessReport evaluate_texts(const HeatmapRequest& request, const train::Tr
     throw Error("--first " + std::to_string(request.first) + ": the " + request.split + " split has " +
                 std::to_string(size) + " examples");
   const auto encoding = train::text_encoding(run.recipe);
-  std::map<std::string, Accumulator> acc;
+  CurveScores scores;
   util::Json examples = util::Json::array();
   int64_t without_tokens = 0;
   const int64_t end = request.first + std::min(request.limit, size - request.first);
@@ -219,21 +248,18 @@ FaithfulnessReport evaluate_texts(const HeatmapRequest& request, const train::Tr
       b.inputs = batch.inputs.expand(input_shape);
       return torch::softmax(run.model->forward(b), 1).select(1, target);
     };
+    const auto& predicted = run.class_names.at(static_cast<size_t>(target));
     util::Json record = {{"index", i}, {"line", split.examples[static_cast<size_t>(i)].line},
-                         {"label", split.examples[static_cast<size_t>(i)].label},
-                         {"predicted", run.class_names.at(static_cast<size_t>(target))},
+                         {"label", split.examples[static_cast<size_t>(i)].label}, {"predicted", predicted},
                          {"tokens", e.tokens.size()}};
     for (const auto& method : methods) {
       const auto& map = scored_map(e, method);
-      auto curves = deletion_insertion(probability, salience_order(torch::tensor(map.weights)), o);
-      acc[method].score.map = map.name;
-      acc[method].add(curves);
-      record[method] = curve_json(curves);
+      scores.add(method, map.name, predicted, deletion_insertion(probability, salience_order(torch::tensor(map.weights)), o),
+                 record);
     }
-    auto curves = deletion_insertion(probability, random_order(static_cast<int64_t>(e.tokens.size()), kSeed + static_cast<uint64_t>(i)), o);
-    acc["random"].score.map = "random token order";
-    acc["random"].add(curves);
-    record["random"] = curve_json(curves);
+    const auto units = static_cast<int64_t>(e.tokens.size());
+    scores.add("random", "random token order", predicted,
+               deletion_insertion(probability, random_order(units, kSeed + static_cast<uint64_t>(i)), o), record);
     examples.push_back(std::move(record));
   }
   if (examples.empty()) throw Error("none of the examples has tokens to remove");
@@ -241,10 +267,11 @@ FaithfulnessReport evaluate_texts(const HeatmapRequest& request, const train::Tr
   names.push_back("random");
   FaithfulnessReport report;
   report.kind = "deletion_insertion";
-  report.scores = means(names, acc);
+  report.scores = means(names, scores.all);
   for (size_t i = 0; i < names.size(); ++i) report.scores[i].method = names[i];
   return finish(std::move(report), request,
-                {{"arch", arch}, {"units", "tokens"}, {"skipped_without_tokens", without_tokens}},
+                {{"arch", arch}, {"units", "tokens"}, {"skipped_without_tokens", without_tokens},
+                 {"by_predicted_class", scores.by_class_json(names)}},
                 std::move(examples), o);
 }
 

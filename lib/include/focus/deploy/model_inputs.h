@@ -23,6 +23,10 @@ struct RawExample {
 /// kMaxImagePixels (a small file must not make the decoder allocate gigabytes).
 inline constexpr int64_t kMaxImagePixels = 64LL << 20;
 torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& metadata);
+/// Throws focus::Error naming `origin` when the image's size or channel count
+/// differs from what the model reads (image_tensor would convert it), e.g.
+/// "a.png: the image is 64x48 with 3 channels; the model reads 28x28 with 1 channel".
+void check_image_shape(std::string_view bytes, const std::string& origin, const ScriptMetadata& metadata);
 
 /// A normalised image [C, H, W] back to uint8 pixels [H, W, C] for display.
 torch::Tensor image_pixels(const torch::Tensor& image, const ScriptMetadata& metadata);

@@ -21,6 +21,7 @@ struct ScriptHeatmapRequest {
   std::vector<std::string> methods;  ///< empty = every method that applies
   std::string target;                ///< class name or index ("" = the predicted class)
   int64_t limit = 0;                 ///< explain at most this many images (0 = all)
+  bool convert_images = false;       ///< resize / convert images that do not match the model (default: an error)
   explain::OcclusionOptions occlusion;
   std::string out = "heatmaps";
   std::string device = "auto";

@@ -10,10 +10,11 @@
 #      focus-serve's throughput at 32 connections with and without dynamic batching;
 #   6. int8: dynamic int8 Linear layers against float32 (size, speed, accuracy);
 #   7. faithfulness of focus-heatmap's maps: deletion/insertion AUC against a random
-#      order (Fashion-MNIST, SpamAssassin) and the pointing game (Sort-of-CLEVR).
+#      order (Fashion-MNIST, SpamAssassin) and the pointing game (Sort-of-CLEVR);
+#   8. data-parallel scaling: 1 process against 2 (1 LibTorch thread each) over Gloo.
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|all]  (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -217,5 +218,26 @@ PY
   echo "| --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
   faith clevr-cross runs/bench-clevr-cross --limit 4000 --method attention,grad_rollout,gradcam
   faith clevr-film runs/bench-clevr-film --limit 1000 --patch 8 --stride 4
+fi
+if [ "$what" = distributed ] || [ "$what" = all ]; then
+  cmake --build build > /dev/null
+  echo "| recipe | processes x threads | batch per process | examples/s (training, epoch 1) | scaling efficiency |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  for recipe in fashion-vit fashion-attncnn; do
+    common=(--recipe "models/$recipe.json" --set train.epochs=1 --set data.limit_train=20000 --threads 1 --no-progress)
+    rm -rf runs/bench-dist-1 runs/bench-dist-2
+    build/apps/focus-train "${common[@]}" --set train.batch_size=128 --out runs/bench-dist-1 > "$out/dist-$recipe-1.log" 2>&1
+    one=$(field runs/bench-dist-1/summary.json examples_per_second)
+    WORLD_SIZE=2 RANK=1 MASTER_PORT=29517 build/apps/focus-train "${common[@]}" --set train.batch_size=64 \
+      --out runs/bench-dist-2 > "$out/dist-$recipe-2r1.log" 2>&1 &
+    WORLD_SIZE=2 RANK=0 MASTER_PORT=29517 build/apps/focus-train "${common[@]}" --set train.batch_size=64 \
+      --out runs/bench-dist-2 > "$out/dist-$recipe-2.log" 2>&1
+    wait
+    two=$(field runs/bench-dist-2/summary.json examples_per_second)
+    printf '| %s | 1 x 1 | 128 | %.0f | - |\n' "$recipe" "$one" | tee -a "$out/summary.md"
+    printf '| %s | 2 x 1 | 64 | %.0f | %.0f%% |\n' "$recipe" "$two" "$(awk -v a="$one" -v b="$two" 'BEGIN { print 100 * b / (2 * a) }')" \
+      | tee -a "$out/summary.md"
+  done
+  rm -rf runs/bench-dist-1 runs/bench-dist-2
 fi
 echo "raw outputs: $out/"

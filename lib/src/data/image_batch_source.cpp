@@ -26,8 +26,10 @@ std::unique_ptr<BatchStream> ImageBatchSource::epoch(uint64_t seed, int64_t epoc
   }
   const int64_t h = set_.height(), w = set_.width(), c = set_.channels();
   auto make = [this, order, seed, epoch, h, w, c](int64_t k) {
-    const int64_t begin = k * options_.batch_size;
-    const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order->size()));
+    const int64_t global_begin = k * options_.batch_size;
+    const int64_t global_end = std::min<int64_t>(global_begin + options_.batch_size, static_cast<int64_t>(order->size()));
+    const auto [first, last] = shard_rows(global_end - global_begin, options_.shard);
+    const int64_t begin = global_begin + first, end = global_begin + last;
     const int64_t n = end - begin;
     Batch batch;
     batch.inputs = torch::empty({n, c, h, w}, torch::kFloat);

@@ -66,6 +66,8 @@ std::vector<std::vector<int64_t>> MultimodalBatchSource::plan(uint64_t seed, int
   for (size_t start = 0; start < order.size(); start += b)
     batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
                          order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + b)));
+  if (options_.shard.count > 1)
+    for (auto& batch : batches) batch = shard_of(batch, options_.shard);
   return batches;
 }
 

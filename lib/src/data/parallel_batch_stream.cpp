@@ -3,6 +3,15 @@
 
 namespace focus::data {
 
+std::pair<int64_t, int64_t> shard_rows(int64_t n, const Shard& shard) {
+  return {n * shard.rank / shard.count, n * (shard.rank + 1) / shard.count};
+}
+
+std::vector<int64_t> shard_of(const std::vector<int64_t>& indices, const Shard& shard) {
+  const auto [first, last] = shard_rows(static_cast<int64_t>(indices.size()), shard);
+  return {indices.begin() + first, indices.begin() + last};
+}
+
 uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
   auto step = [](uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;

@@ -93,6 +93,8 @@ std::vector<std::vector<int64_t>> TextBatchSource::plan(uint64_t seed, int64_t e
     batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
                          order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + b)));
   if (options_.shuffle && options_.bucket_by_length) std::shuffle(batches.begin(), batches.end(), rng);
+  if (options_.shard.count > 1)
+    for (auto& batch : batches) batch = shard_of(batch, options_.shard);
   return batches;
 }
 

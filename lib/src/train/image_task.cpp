@@ -9,18 +9,19 @@ namespace focus::train {
 
 std::unique_ptr<data::ImageBatchSource> make_image_source(data::ImageSet set, const data::Normalization& norm,
                                                           const data::ImageDataConfig& config, int64_t batch_size,
-                                                          bool training) {
+                                                          bool training, const data::Shard& shard) {
   data::AugmentConfig augment = config.augment;
   augment.enabled = training && augment.enabled;
   data::ImageBatchOptions options;
-  options.batch_size = batch_size;
+  options.batch_size = batch_size * shard.count;
+  options.shard = shard;
   options.shuffle = training;
   options.drop_last = false;
   options.parallel.workers = config.workers;
   return std::make_unique<data::ImageBatchSource>(std::move(set), data::ImageTransform(norm, augment), options);
 }
 
-TaskData prepare_image_training(Recipe& recipe, const util::RunDirectory* existing) {
+TaskData prepare_image_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard) {
   auto& config = recipe.image_data;
   // Relative data paths are taken from the working directory; the run stores them absolute.
   config.root = std::filesystem::absolute(config.root).lexically_normal().string();
@@ -43,7 +44,7 @@ TaskData prepare_image_training(Recipe& recipe, const util::RunDirectory* existi
     run.write_json("labels.json", names);
     run.write_json("normalization.json", to_json(norm));
   };
-  task.train = make_image_source(std::move(train_set), norm, config, recipe.train.batch_size, true);
+  task.train = make_image_source(std::move(train_set), norm, config, recipe.train.batch_size, true, shard);
   task.val = make_image_source(std::move(val_set), norm, config, recipe.train.eval_batch_size, false);
   return task;
 }

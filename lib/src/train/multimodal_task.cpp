@@ -96,9 +96,10 @@ std::unique_ptr<data::MultimodalBatchSource> make_source(const Split& split, con
                                                          const data::Tokenizer& tokenizer, const data::Normalization& norm,
                                                          const data::MultimodalDataConfig& c, int64_t batch_size,
                                                          bool training, const std::string& what,
-                                                         data::ManifestImages images) {
+                                                         data::ManifestImages images, const data::Shard& shard = {}) {
   data::MultimodalBatchOptions options;
-  options.batch_size = batch_size;
+  options.batch_size = batch_size * shard.count;
+  options.shard = shard;
   options.shuffle = training;
   options.group_size = c.image_group_size;
   return std::make_unique<data::MultimodalBatchSource>(std::move(images.images), norm,
@@ -113,7 +114,7 @@ data::ManifestImages load_images(const Split& split, const data::MultimodalDataC
 
 }  // namespace
 
-TaskData prepare_multimodal_training(Recipe& recipe, const util::RunDirectory* existing) {
+TaskData prepare_multimodal_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard) {
   auto& config = recipe.multimodal_data;
   config.root = fs::absolute(config.root).lexically_normal().string();
   auto [train, val] = load_train_val(config);
@@ -166,7 +167,7 @@ TaskData prepare_multimodal_training(Recipe& recipe, const util::RunDirectory* e
                      std::to_string(task.input.channels) + ", " + std::to_string(task.class_names.size()) + " classes";
 
   task.train = make_source(train, train_labels, *tokenizer, norm, config, recipe.train.batch_size, true, "train",
-                           std::move(train_images));
+                           std::move(train_images), shard);
   task.val = make_source(val, val_labels, *tokenizer, norm, config, recipe.train.eval_batch_size, false, "validation",
                          std::move(val_images));
   task.save = [tokenizer, norm, names = task.class_names](const util::RunDirectory& run) {

@@ -48,8 +48,20 @@ TrainingSummary run_training(const TrainingRequest& request) {
   }
   const torch::Device device = util::resolve_device(request.device);
 
+  // Data-parallel training: join the group before anything is written, so that a
+  // failed rendezvous leaves no run directory behind; only rank 0 writes.
+  std::shared_ptr<ProcessGroup> group;
+  data::Shard shard;
+  if (request.distributed.world_size > 1) {
+    util::log()->info("rank {} of {}: joining the group at {}:{}", request.distributed.rank,
+                      request.distributed.world_size, request.distributed.master_addr, request.distributed.master_port);
+    group = ProcessGroup::join(request.distributed);
+    shard = {group->rank(), group->size()};
+  }
+  const bool writer = !group || group->rank() == 0;
+
   util::log()->info("loading data for {}", recipe.task);
-  auto task = prepare_training(recipe, existing ? &*existing : nullptr);
+  auto task = prepare_training(recipe, existing ? &*existing : nullptr, shard);
   util::log()->info("data: {}", task.description);
 
   torch::manual_seed(recipe.train.seed);
@@ -63,12 +75,13 @@ TrainingSummary run_training(const TrainingRequest& request) {
   }
 
   const bool created = !fs::exists(request.out_dir);
+  // Every rank holds the directory (rank 0 writes into it; on resume each rank reads the checkpoint from it).
   auto run = util::RunDirectory::create(request.out_dir);
-  if (!request.resume) {
+  if (writer && !request.resume) {
     run.write_json("recipe.json", to_json(recipe));
     run.write_json("input.json", models::to_json(task.input));
     task.save(run);
-  } else if (!overrides.empty()) {
+  } else if (writer && !overrides.empty()) {
     run.write_json("recipe.json", to_json(recipe));
   }
 
@@ -78,12 +91,14 @@ TrainingSummary run_training(const TrainingRequest& request) {
   fit_options.stop_after_epoch = request.stop_after_epoch;
   fit_options.show_progress = request.show_progress;
   fit_options.tty = request.tty;
+  fit_options.group = group;
+  fit_options.bucket_bytes = request.distributed.bucket_bytes;
   FitResult fit;
   try {
     fit = trainer.fit(*task.train, *task.val, fit_options);
   } catch (...) {
     // A new run that failed before its first checkpoint leaves nothing behind.
-    if (created && !run.exists("checkpoint.pt")) {
+    if (writer && created && !run.exists("checkpoint.pt")) {
       std::error_code ec;
       fs::remove_all(run.root(), ec);
     }
@@ -105,8 +120,9 @@ TrainingSummary run_training(const TrainingRequest& request) {
                      {"examples_per_second", fit.examples_per_second},
                      {"parameters", parameters},
                      {"threads", torch::get_num_threads()},
+                     {"processes", group ? group->size() : 1},
                      {"device", device.str()}};
-  run.write_json("summary.json", summary.summary);
+  if (writer) run.write_json("summary.json", summary.summary);
   return summary;
 }
 

@@ -7,10 +7,10 @@
 
 namespace focus::train {
 
-TaskData prepare_training(Recipe& recipe, const util::RunDirectory* existing) {
-  if (recipe.is_text()) return prepare_text_training(recipe, existing);
-  if (recipe.is_multimodal()) return prepare_multimodal_training(recipe, existing);
-  return prepare_image_training(recipe, existing);
+TaskData prepare_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard) {
+  if (recipe.is_text()) return prepare_text_training(recipe, existing, shard);
+  if (recipe.is_multimodal()) return prepare_multimodal_training(recipe, existing, shard);
+  return prepare_image_training(recipe, existing, shard);
 }
 
 EvalData prepare_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,

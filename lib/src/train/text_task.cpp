@@ -118,9 +118,11 @@ std::vector<data::EncodedText> encode_all(const data::Tokenizer& tokenizer, cons
   return out;
 }
 
-data::TextBatchOptions batch_options(const Recipe& recipe, const models::InputSpec& input, bool training) {
+data::TextBatchOptions batch_options(const Recipe& recipe, const models::InputSpec& input, bool training,
+                                     const data::Shard& shard = {}) {
   data::TextBatchOptions o;
-  o.batch_size = training ? recipe.train.batch_size : recipe.train.eval_batch_size;
+  o.batch_size = training ? recipe.train.batch_size * shard.count : recipe.train.eval_batch_size;
+  o.shard = shard;
   o.shuffle = training;
   o.bucket_by_length = training && recipe.text_data.bucket_by_length;
   o.layout = encoding_options(recipe).layout;
@@ -164,7 +166,7 @@ models::InputSpec inherit_pretrained(Recipe& recipe, const std::string& run_dir)
 
 }  // namespace
 
-TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existing) {
+TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard) {
   auto& config = recipe.text_data;
   config.root = fs::absolute(config.root).lexically_normal().string();
   const bool masked_lm = recipe.task == kMaskedLm;
@@ -230,7 +232,7 @@ TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existin
 
   const auto encoding = encoding_options(recipe);
   task.train = std::make_unique<data::TextBatchSource>(encode_all(*tokenizer, splits.train, encoding, "train"),
-                                                       std::move(train_labels), batch_options(recipe, task.input, true));
+                                                       std::move(train_labels), batch_options(recipe, task.input, true, shard));
   task.val = std::make_unique<data::TextBatchSource>(encode_all(*tokenizer, splits.val, encoding, "validation"),
                                                      std::move(val_labels), batch_options(recipe, task.input, false));
   task.save = [tokenizer, names = task.class_names](const util::RunDirectory& run) {

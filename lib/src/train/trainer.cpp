@@ -32,11 +32,18 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     return config_.patience > 0 && s.bad_epochs >= config_.patience;
   };
   LoopState state;
+  const bool writer = !options.group || options.group->rank() == 0;  // only rank 0 writes files and logs
   MetricsLog log(run_.file("metrics.jsonl"));
   if (options.resume) {
     load_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), &state, /*restore_rng=*/true);
     log.load(state.epoch);
     util::log()->info("resumed from {} after epoch {}", run_.file("checkpoint.pt").string(), state.epoch);
+  }
+  std::unique_ptr<GradientSync> sync;
+  if (options.group) {
+    options.group->broadcast_module(*model_);
+    sync = std::make_unique<GradientSync>(*model_, options.group, options.bucket_bytes);
+    util::log()->info("rank {} of {}: {} gradient buckets", options.group->rank(), options.group->size(), sync->buckets());
   }
 
   if (options.resume && patience_exhausted(state)) {
@@ -48,7 +55,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   }
   const int64_t steps = train.batches();
   if (steps == 0) throw Error("the training split has no complete batch (size " + std::to_string(train.size()) + ")");
-  ProgressDisplay progress(stderr, options.tty, options.show_progress);
+  ProgressDisplay progress(stderr, options.tty, options.show_progress && writer);
   FitResult result;
   int64_t examples_seen = 0;
 
@@ -63,12 +70,23 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
       lr = learning_rate_at(config_.optimizer, config_.schedule, state.step, steps, config_.epochs);
       set_learning_rate(*optimizer, lr);
       auto b = batch->to(device_);
-      if (b.size() == 0) continue;  // nothing to predict (e.g. a masked-LM batch of empty texts)
+      if (b.size() == 0) {  // nothing to predict (e.g. a masked-LM batch of empty texts)
+        if (sync) {  // the other ranks still expect this rank's (zero) gradients
+          optimizer->zero_grad();
+          sync->prepare();
+          sync->finish();
+          optimizer->step();
+          ++state.step;
+        }
+        continue;
+      }
       optimizer->zero_grad();
       auto logits = model_->forward(b);
       auto loss = torch::nn::functional::cross_entropy(
           logits, b.targets, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
+      if (sync) sync->prepare();
       loss.backward();
+      if (sync) sync->finish();
       if (config_.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.grad_clip_norm);
       optimizer->step();
       ++state.step;
@@ -86,6 +104,14 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                        elapsed / step * static_cast<double>(steps - step)});
     }
     progress.end_epoch();
+    if (options.group) {  // metrics over all ranks' examples
+      std::vector<double> totals = {loss_sum, correct, static_cast<double>(seen), static_cast<double>(examples)};
+      options.group->sum(totals);
+      loss_sum = totals[0];
+      correct = totals[1];
+      seen = static_cast<int64_t>(totals[2]);
+      examples = static_cast<int64_t>(totals[3]);
+    }
     if (seen == 0)
       throw Error("epoch " + std::to_string(epoch) + " had nothing to predict (every batch was empty: are all "
                   "training texts empty?)");
@@ -124,9 +150,12 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
       ++state.bad_epochs;
     }
     entry["best_epoch"] = state.best_epoch;
-    log.append(entry);
-    if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
-    save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
+    if (writer) {
+      log.append(entry);
+      if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
+      save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
+    }
+    if (options.group) options.group->barrier();  // no rank runs ahead of rank 0's checkpoint
 
     util::log()->info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} ex/s, {}{}", epoch, config_.epochs,
                  entry["train_loss"].get<double>(), entry["train_accuracy"].get<double>(),

@@ -48,6 +48,19 @@ class PlannedStream : public BatchStream {
   size_t next_ = 0;
 };
 
+/// One process's share of the training data in data-parallel training. Every
+/// rank plans the same batches of count x B examples (same seed, same order)
+/// and keeps its own rows of each: the ranks never overlap, and together they
+/// see exactly what one process with batches of count x B sees.
+struct Shard {
+  int64_t rank = 0;
+  int64_t count = 1;
+};
+/// The rows [first, second) of a batch of n rows that `shard` keeps (contiguous, balanced).
+std::pair<int64_t, int64_t> shard_rows(int64_t n, const Shard& shard);
+/// The part of `indices` that `shard` keeps.
+std::vector<int64_t> shard_of(const std::vector<int64_t>& indices, const Shard& shard);
+
 /// Mixes numbers into one well-spread 64-bit seed (splitmix64 steps).
 uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c = 0);
 

@@ -8,7 +8,8 @@
 namespace focus::data {
 
 struct ImageBatchOptions {
-  int64_t batch_size = 128;   ///< examples per batch (the last batch may be smaller)
+  int64_t batch_size = 128;   ///< examples per batch (the last batch may be smaller); with a shard, of all ranks together
+  Shard shard;                ///< data-parallel training: this rank's rows of each batch
   bool shuffle = false;       ///< new order each epoch, from (seed, epoch)
   bool drop_last = false;     ///< skip a final partial batch
   ParallelOptions parallel;   ///< worker threads and prefetch depth

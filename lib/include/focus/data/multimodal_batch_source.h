@@ -22,7 +22,8 @@ inline constexpr const char* kBatchImages = "images";
 inline constexpr const char* kBatchImageIndex = "image_index";
 
 struct MultimodalBatchOptions {
-  int64_t batch_size = 64;  ///< examples per batch (the last may be smaller)
+  int64_t batch_size = 64;  ///< examples per batch (the last may be smaller); with a shard, of all ranks together
+  Shard shard;              ///< data-parallel training: this rank's rows of each batch
   bool shuffle = false;     ///< image-grouped order, new each epoch; otherwise file order
   int64_t group_size = 0;   ///< with shuffle: examples of one image kept together (0 = all of them)
 };

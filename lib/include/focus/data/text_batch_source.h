@@ -16,7 +16,8 @@
 namespace focus::data {
 
 struct TextBatchOptions {
-  int64_t batch_size = 32;         ///< examples per batch (the last may be smaller)
+  int64_t batch_size = 32;         ///< examples per batch (the last may be smaller); with a shard, of all ranks together
+  Shard shard;                     ///< data-parallel training: this rank's rows of each batch
   bool shuffle = false;            ///< new order each epoch, from (seed, epoch)
   bool bucket_by_length = false;   ///< with shuffle: batch examples of similar length together
   TextLayout layout = TextLayout::flat;

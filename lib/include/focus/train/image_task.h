@@ -13,9 +13,9 @@ namespace focus::train {
 /// otherwise in order, no augmentation.
 std::unique_ptr<data::ImageBatchSource> make_image_source(data::ImageSet set, const data::Normalization& norm,
                                                           const data::ImageDataConfig& config, int64_t batch_size,
-                                                          bool training);
+                                                          bool training, const data::Shard& shard = {});
 
-TaskData prepare_image_training(Recipe& recipe, const util::RunDirectory* existing);
+TaskData prepare_image_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard = {});
 EvalData prepare_image_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size);
 
 }  // namespace focus::train

@@ -9,7 +9,7 @@
 
 namespace focus::train {
 
-TaskData prepare_multimodal_training(Recipe& recipe, const util::RunDirectory* existing);
+TaskData prepare_multimodal_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard = {});
 /// `group_by` ("" = the recipe's group_field) names the manifest field that groups the examples.
 EvalData prepare_multimodal_evaluation(const TrainedRun& run, const std::string& split, int64_t batch_size,
                                        const std::string& group_by = "");

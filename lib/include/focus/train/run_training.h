@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "focus/train/distributed.h"
 #include "focus/train/trainer.h"
 
 namespace focus::train {
@@ -18,6 +19,8 @@ struct TrainingRequest {
   std::string device = "auto";          ///< auto, cpu, cuda, cuda:N
   bool show_progress = true;            ///< progress display
   bool tty = false;                     ///< progress as a redrawn bar
+  /// world_size > 1: data-parallel training in a group of processes; train.batch_size is per process.
+  DistributedOptions distributed;
 };
 
 struct TrainingSummary {

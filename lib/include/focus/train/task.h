@@ -29,8 +29,10 @@ struct TaskData {
 
 /// Reads the data a recipe names and resolves the recipe in place (absolute
 /// paths, settings inherited from a pretrained run). With `existing` (resume),
-/// saved state (normalization, tokenizer) comes from that run.
-TaskData prepare_training(Recipe& recipe, const util::RunDirectory* existing);
+/// saved state (normalization, tokenizer) comes from that run. With a shard
+/// (data-parallel training), train.batch_size is per rank: the training source
+/// plans batches of shard.count x batch_size and keeps this rank's rows.
+TaskData prepare_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard = {});
 
 struct EvalData {
   std::unique_ptr<data::BatchSource> source;

@@ -11,7 +11,7 @@
 
 namespace focus::train {
 
-TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existing);
+TaskData prepare_text_training(Recipe& recipe, const util::RunDirectory* existing, const data::Shard& shard = {});
 /// The texts of a split of a trained run, exactly as evaluation sees them, in order.
 struct TextSplit {
   std::vector<data::TextExample> examples;

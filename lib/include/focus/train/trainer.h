@@ -8,6 +8,7 @@
 #include "focus/data/batch_source.h"
 #include "focus/models/classifier.h"
 #include "focus/train/checkpoint.h"
+#include "focus/train/distributed.h"
 #include "focus/train/train_config.h"
 #include "focus/util/run_directory.h"
 
@@ -18,6 +19,12 @@ struct FitOptions {
   int64_t stop_after_epoch = 0;  ///< stop once this epoch is done, as if interrupted (0 = run to the end)
   bool show_progress = true;     ///< progress bar / progress lines
   bool tty = false;              ///< draw a redrawn bar on stderr (else plain lines)
+  /// Data-parallel training: the group this process belongs to (null = alone).
+  /// Rank 0's initial weights are broadcast, gradients averaged after every
+  /// backward pass, training metrics summed over the ranks; only rank 0
+  /// writes metrics.jsonl and checkpoints. The sources must be sharded.
+  std::shared_ptr<ProcessGroup> group;
+  int64_t bucket_bytes = 25 << 20;  ///< gradient bucket size for the all-reduce
 };
 
 struct FitResult {

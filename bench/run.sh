@@ -11,10 +11,12 @@
 #   6. int8: dynamic int8 Linear layers against float32 (size, speed, accuracy);
 #   7. faithfulness of focus-heatmap's maps: deletion/insertion AUC against a random
 #      order (Fashion-MNIST, SpamAssassin) and the pointing game (Sort-of-CLEVR);
-#   8. data-parallel scaling: 1 process against 2 (1 LibTorch thread each) over Gloo.
+#   8. data-parallel scaling: 1 process against 2 (1 LibTorch thread each) over Gloo;
+#   9. Focus against PyTorch in Python (bench/python/): the same architectures on the
+#      same synthetic inputs, training and eval throughput, batch-1 latency, peak RSS.
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|all]  (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|python|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -239,5 +241,46 @@ if [ "$what" = distributed ] || [ "$what" = all ]; then
       | tee -a "$out/summary.md"
   done
   rm -rf runs/bench-dist-1 runs/bench-dist-2
+fi
+if [ "$what" = python ] || [ "$what" = all ]; then
+  cmake --build build > /dev/null
+  py=/usr/bin/python3  # Debian's python3-torch: the same LibTorch version as Focus
+  pthreads=${BENCH_THREADS:-1}; [ "$pthreads" = 0 ] && pthreads=$(nproc)
+  echo "| model | threads | train samples/s Focus / Python (ratio) | eval samples/s Focus / Python (ratio) | batch-1 p50 ms Focus / Python (ratio) | p99 ms Focus / Python | peak RSS MiB Focus / Python |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  side_by_side() {  # NAME RECIPE INPUT ARGS...: two alternating rounds per side, the better of each kept
+    local name=$1 recipe=$2 input=$3; shift 3
+    : > "$out/py-$name.jsonl"
+    for round in 1 2; do
+      build/bench/focus-bench-model "models/$recipe.json" "$input" threads="$pthreads" "$@" >> "$out/py-$name.jsonl"
+      (cd bench/python && "$py" model_speed.py "../../models/$recipe.json" "$input" threads="$pthreads" "$@") >> "$out/py-$name.jsonl"
+    done
+    "$py" - "$out/py-$name.jsonl" "$name" "$pthreads" <<'PY' | tee -a "$out/summary.md"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def best(side, key, low=False):
+    v = [r[key] for r in rows if r["side"] == side]
+    return min(v) if low else max(v)
+f, p = "focus", "python"
+assert {r["parameters"] for r in rows if r["side"] == f} == {r["parameters"] for r in rows if r["side"] == p}, "parameter counts differ"
+cells = []
+for key in ("train_samples_per_s", "eval_samples_per_s"):
+    a, b = best(f, key), best(p, key)
+    cells.append(f"{a:.0f} / {b:.0f} ({a / b:.2f}x)")
+a, b = best(f, "latency_p50_ms", True), best(p, "latency_p50_ms", True)
+cells.append(f"{a:.3f} / {b:.3f} ({b / a:.2f}x faster)")
+a, b = best(f, "latency_p99_ms", True), best(p, "latency_p99_ms", True)
+cells.append(f"{a:.3f} / {b:.3f}")
+a, b = best(f, "peak_rss_kib", True) / 1024, best(p, "peak_rss_kib", True) / 1024
+cells.append(f"{a:.0f} / {b:.0f}")
+print(f"| {sys.argv[2]} | {sys.argv[3]} | " + " | ".join(cells) + " |")
+PY
+  }
+  side_by_side fashion-attncnn fashion-attncnn '{"channels":1,"height":28,"width":28,"num_classes":10}' batch=128
+  side_by_side fashion-vit fashion-vit '{"channels":1,"height":28,"width":28,"num_classes":10}' batch=128
+  side_by_side spam-transformer spam-transformer '{"num_classes":2,"vocab_size":8000,"max_length":256}' \
+    batch=32 eval_batch=64 steps=10 eval_steps=5 repeats=100
+  side_by_side clevr-cross clevr-cross '{"channels":3,"height":75,"width":75,"num_classes":10,"vocab_size":32,"max_length":24}' \
+    batch=200 eval_batch=400 steps=10 eval_steps=5 length=12 questions_per_image=20
 fi
 echo "raw outputs: $out/"

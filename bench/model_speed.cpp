@@ -4,7 +4,7 @@
 // that bench/run.sh python can report ratios.
 //   focus-bench-model RECIPE.json INPUT_JSON [key=value ...]
 // INPUT_JSON is the model's input (input.json of a run), e.g.
-// '{"channels":1,"height":28,"width":28,"num_classes":10}'. Keys (defaults):
+// '{"channels":1,"height":28,"width":28,"num_classes":10,"vocab_size":0,"max_length":0}'. Keys (defaults):
 // batch=128 eval_batch=500 steps=30 eval_steps=10 repeats=300 threads=1
 // length=0 (tokens per text; 0 = max_length) questions_per_image=20.
 // Prints one JSON object: train and eval samples/s, batch-1 latency p50/p99 (ms),
@@ -123,15 +123,31 @@ int main(int argc, char** argv) {
         latency.push_back(seconds(Clock::now() - t) * 1000);
       }
     }
+    // Text Transformers: the encoder's achieved FLOP/s in evaluation against this
+    // machine's GEMM rate (1024 x 1024 float32 matrix products, same threads).
+    double gemm_gflops = 0, encoder_gflops = 0;
+    if (focus::models::architecture_of(recipe.model, "model") == "text_transformer") {
+      auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+      for (int i = 0; i < 3; ++i) torch::mm(a, b);
+      start = Clock::now();
+      for (int i = 0; i < 20; ++i) torch::mm(a, b);
+      gemm_gflops = 20 * 2.0 * 1024 * 1024 * 1024 / seconds(Clock::now() - start) / 1e9;
+      const double d = recipe.model.value("dim", 128), n = recipe.model.value("layers", 2);
+      const double ff = recipe.model.value("ff_dim", 0) > 0 ? recipe.model.value("ff_dim", 0) : 4 * d;
+      const double l = static_cast<double>(length);
+      // Per layer and text: Q, K, V, output projections 4 x 2Ld^2; scores and weighted sum 2 x 2L^2 d; feed-forward 2 x 2Ld ff.
+      const double flops = n * (8 * l * d * d + 4 * l * l * d + 4 * l * d * ff);
+      encoder_gflops = eval_rate * flops / 1e9;
+    }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     std::printf("{\"side\": \"focus\", \"arch\": \"%s\", \"parameters\": %ld, \"threads\": %d, \"batch\": %ld, "
                 "\"train_samples_per_s\": %.1f, \"eval_samples_per_s\": %.1f, \"latency_p50_ms\": %.4f, "
-                "\"latency_p99_ms\": %.4f, \"peak_rss_kib\": %ld}\n",
+                "\"latency_p99_ms\": %.4f, \"peak_rss_kib\": %ld, \"gemm_gflops\": %.2f, \"encoder_gflops\": %.2f}\n",
                 focus::models::architecture_of(recipe.model, "model").c_str(),
                 static_cast<long>(focus::models::count_parameters(*model)), threads, static_cast<long>(k["batch"]),
                 train_rate, eval_rate, percentile(latency, 0.5), percentile(latency, 0.99),
-                static_cast<long>(usage.ru_maxrss));
+                static_cast<long>(usage.ru_maxrss), gemm_gflops, encoder_gflops);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "focus-bench-model: error: %s\n", e.what());

@@ -254,6 +254,10 @@ if [ "$what" = python ] || [ "$what" = all ]; then
     for round in 1 2; do
       build/bench/focus-bench-model "models/$recipe.json" "$input" threads="$pthreads" "$@" >> "$out/py-$name.jsonl"
       (cd bench/python && "$py" model_speed.py "../../models/$recipe.json" "$input" threads="$pthreads" "$@") >> "$out/py-$name.jsonl"
+      # The same glibc malloc policy as Focus's util::configure_allocator, through glibc's environment variables.
+      (cd bench/python && MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_MAX_=0 \
+        "$py" model_speed.py "../../models/$recipe.json" "$input" threads="$pthreads" "$@" | sed 's/"side": "python"/"side": "python-malloc"/') \
+        >> "$out/py-$name.jsonl"
     done
     "$py" - "$out/py-$name.jsonl" "$name" "$pthreads" <<'PY' | tee -a "$out/summary.md"
 import json, sys
@@ -261,24 +265,30 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 def best(side, key, low=False):
     v = [r[key] for r in rows if r["side"] == side]
     return min(v) if low else max(v)
-f, p = "focus", "python"
-assert {r["parameters"] for r in rows if r["side"] == f} == {r["parameters"] for r in rows if r["side"] == p}, "parameter counts differ"
-cells = []
-for key in ("train_samples_per_s", "eval_samples_per_s"):
-    a, b = best(f, key), best(p, key)
-    cells.append(f"{a:.0f} / {b:.0f} ({a / b:.2f}x)")
-a, b = best(f, "latency_p50_ms", True), best(p, "latency_p50_ms", True)
-cells.append(f"{a:.3f} / {b:.3f} ({b / a:.2f}x faster)")
-a, b = best(f, "latency_p99_ms", True), best(p, "latency_p99_ms", True)
-cells.append(f"{a:.3f} / {b:.3f}")
-a, b = best(f, "peak_rss_kib", True) / 1024, best(p, "peak_rss_kib", True) / 1024
-cells.append(f"{a:.0f} / {b:.0f}")
-print(f"| {sys.argv[2]} | {sys.argv[3]} | " + " | ".join(cells) + " |")
+f = "focus"
+for p in ("python", "python-malloc"):
+    assert {r["parameters"] for r in rows if r["side"] == f} == {r["parameters"] for r in rows if r["side"] == p}, "parameter counts differ"
+    cells = []
+    for key in ("train_samples_per_s", "eval_samples_per_s"):
+        a, b = best(f, key), best(p, key)
+        cells.append(f"{a:.0f} / {b:.0f} ({a / b:.2f}x)")
+    a, b = best(f, "latency_p50_ms", True), best(p, "latency_p50_ms", True)
+    cells.append(f"{a:.3f} / {b:.3f} ({b / a:.2f}x faster)")
+    a, b = best(f, "latency_p99_ms", True), best(p, "latency_p99_ms", True)
+    cells.append(f"{a:.3f} / {b:.3f}")
+    a, b = best(f, "peak_rss_kib", True) / 1024, best(p, "peak_rss_kib", True) / 1024
+    cells.append(f"{a:.0f} / {b:.0f}")
+    label = "Python" if p == "python" else "Python + Focus's malloc settings"
+    print(f"| {sys.argv[2]} vs {label} | {sys.argv[3]} | " + " | ".join(cells) + " |")
+gemm = [r for r in rows if r["side"] == f and r.get("gemm_gflops", 0) > 0]
+if gemm:
+    g, e = max(r["gemm_gflops"] for r in gemm), max(r["encoder_gflops"] for r in gemm)
+    print(f"| {sys.argv[2]}: encoder {e:.1f} GFLOP/s in evaluation = {100 * e / g:.0f}% of this machine's GEMM rate ({g:.1f} GFLOP/s, 1024^2 float32, same threads) | | | | | | |")
 PY
   }
-  side_by_side fashion-attncnn fashion-attncnn '{"channels":1,"height":28,"width":28,"num_classes":10}' batch=128
-  side_by_side fashion-vit fashion-vit '{"channels":1,"height":28,"width":28,"num_classes":10}' batch=128
-  side_by_side spam-transformer spam-transformer '{"num_classes":2,"vocab_size":8000,"max_length":256}' \
+  side_by_side fashion-attncnn fashion-attncnn '{"channels":1,"height":28,"width":28,"num_classes":10,"vocab_size":0,"max_length":0}' batch=128
+  side_by_side fashion-vit fashion-vit '{"channels":1,"height":28,"width":28,"num_classes":10,"vocab_size":0,"max_length":0}' batch=128
+  side_by_side spam-transformer spam-transformer '{"channels":0,"height":0,"width":0,"num_classes":2,"vocab_size":8000,"max_length":256}' \
     batch=32 eval_batch=64 steps=10 eval_steps=5 repeats=100
   side_by_side clevr-cross clevr-cross '{"channels":3,"height":75,"width":75,"num_classes":10,"vocab_size":32,"max_length":24}' \
     batch=200 eval_batch=400 steps=10 eval_steps=5 length=12 questions_per_image=20

@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--set", request.overrides,
                  "Override a recipe value, e.g. --set train.epochs=3 (repeatable; values are JSON or strings)");
   app.add_flag("--resume", request.resume, "Continue the run in --out from its last checkpoint");
+  auto* from_opt = app.add_option("--from", request.resume_from,
+                                  "With --resume: the checkpoint file in the run directory to continue from, e.g. "
+                                  "checkpoint.prev.pt (the previous epoch's, kept as a fallback)")
+                       ->capture_default_str();
   app.add_option("--stop-after", request.stop_after_epoch,
                  "Stop after this epoch as if interrupted (the schedule still spans train.epochs)")
       ->check(CLI::NonNegativeNumber);
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
 
   return focus::apps::run_app(app, argc, argv, [&] {
     if (!request.resume && request.recipe_path.empty()) throw focus::Error("--recipe is required unless --resume is given");
+    if (!request.resume && from_opt->count() > 0) throw focus::Error("--from applies to --resume");
     focus::apps::apply_common_flags(common);
     if (*seed_opt) request.seed = seed;
     auto& d = request.distributed;

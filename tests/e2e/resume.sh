@@ -28,6 +28,13 @@ cmp -s "$WORK/recipe-before.json" "$WORK/split/recipe.json" || fail "a refused r
 printf 'garbage' | dd of="$WORK/split/checkpoint.pt" bs=1 seek=200 conv=notrunc status=none
 expect_failure "corrupt checkpoint" "checkpoint.pt.*corrupt" \
   "$FOCUS_TRAIN" --resume --out "$WORK/split" --threads 2 --no-progress
+grep -q "older valid checkpoint exists: .*checkpoint.prev.pt (after epoch 1)" "$WORK/stderr.txt" \
+  || fail "the corrupt checkpoint's error does not offer the previous epoch's"
+"$FOCUS_TRAIN" --resume --from checkpoint.prev.pt --out "$WORK/split" --threads 2 --no-progress > /dev/null
+[ "$(wc -l < "$WORK/split/metrics.jsonl")" -eq 2 ] || fail "resuming from checkpoint.prev.pt should redo epoch 2 only"
+l_again=$(tail -n1 "$WORK/split/metrics.jsonl" | grep -o '"train_loss":[0-9.eE+-]*')
+[ "$l_full" = "$l_again" ] || fail "epoch 2 redone from the previous checkpoint differs: $l_full vs $l_again"
+pass "corrupt checkpoint.pt: the previous epoch's is offered, and resuming from it redoes epoch 2 exactly"
 head -c 1000 "$WORK/full/checkpoint.pt" > "$WORK/cut.pt" && mv "$WORK/cut.pt" "$WORK/full/checkpoint.pt"
 expect_failure "truncated checkpoint" "checkpoint.pt.*(truncated|corrupt)" \
   "$FOCUS_TRAIN" --resume --out "$WORK/full" --threads 2 --no-progress

@@ -125,6 +125,39 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
   util::write_file_atomic(path, seal_payload(payload.str()));
 }
 
+LoopState read_checkpoint_state(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": checkpoint not found");
+  const std::string payload = unseal_payload(util::read_file(path), path.string());
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(payload.data(), payload.size(), torch::Device(torch::kCPU));
+    c10::IValue v;
+    archive.read("loop_state", v);
+    return loop_state_from_json(util::parse_json_text(v.toStringRef(), path.string()), path.string());
+  } catch (const focus::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Error(path.string() + ": unreadable checkpoint (" + e.what_without_backtrace() + ")");
+  }
+}
+
+void keep_previous_checkpoint(const std::filesystem::path& current, const std::filesystem::path& previous) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(current)) return;
+  fs::path staging = previous;
+  staging += ".partial";
+  std::error_code ec;
+  fs::remove(staging, ec);
+  fs::create_hard_link(current, staging, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(current, staging, fs::copy_options::overwrite_existing, ec);
+    if (ec) throw Error(staging.string() + ": cannot keep the previous checkpoint: " + ec.message());
+  }
+  fs::rename(staging, previous, ec);
+  if (ec) throw Error(previous.string() + ": cannot keep the previous checkpoint: " + ec.message());
+}
+
 void load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      LoopState* state, bool restore_rng) {
   if (!std::filesystem::exists(path)) throw Error(path.string() + ": checkpoint not found");

@@ -25,8 +25,11 @@ TrainingSummary run_training(const TrainingRequest& request) {
   std::optional<util::RunDirectory> existing;
   if (request.resume) {
     existing = util::RunDirectory::open(request.out_dir);
-    if (!existing->exists("checkpoint.pt"))
-      throw Error("cannot resume: " + existing->file("checkpoint.pt").string() + " does not exist");
+    if (request.resume_from.empty() || request.resume_from.find('/') != std::string::npos)
+      throw Error("--from names a checkpoint file inside the run directory (e.g. checkpoint.prev.pt)");
+    if (!existing->exists(request.resume_from))
+      throw Error("cannot resume: " + existing->file(request.resume_from).string() + " does not exist" +
+                  fallback_hint(*existing, request.resume_from));
     if (request.seed)
       throw Error("--seed cannot change on --resume: the data order and augmentation depend on it");
     // Only settings that do not change what the checkpoint means may change on resume.
@@ -88,6 +91,7 @@ TrainingSummary run_training(const TrainingRequest& request) {
   Trainer trainer(model, recipe.train, device, run);
   FitOptions fit_options;
   fit_options.resume = request.resume;
+  fit_options.resume_from = request.resume_from;
   fit_options.stop_after_epoch = request.stop_after_epoch;
   fit_options.show_progress = request.show_progress;
   fit_options.tty = request.tty;

@@ -20,6 +20,19 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 }  // namespace
 
+std::string fallback_hint(const util::RunDirectory& run, const std::string& failed) {
+  if (failed == kPreviousCheckpoint || !run.exists(kPreviousCheckpoint)) return "";
+  try {
+    const auto state = read_checkpoint_state(run.file(kPreviousCheckpoint));
+    return "\nan older valid checkpoint exists: " + run.file(kPreviousCheckpoint).string() + " (after epoch " +
+           std::to_string(state.epoch) + "); continue from it with: focus-train --resume --from " +
+           kPreviousCheckpoint + " --out " + run.root().string() + " (the epochs after " + std::to_string(state.epoch) +
+           " run again)";
+  } catch (const Error&) {
+    return "\n" + run.file(kPreviousCheckpoint).string() + " is not usable either";
+  }
+}
+
 Trainer::Trainer(std::shared_ptr<models::Classifier> model, TrainConfig config, torch::Device device,
                  util::RunDirectory run)
     : model_(std::move(model)), config_(std::move(config)), device_(device), run_(std::move(run)) {}
@@ -35,9 +48,13 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   const bool writer = !options.group || options.group->rank() == 0;  // only rank 0 writes files and logs
   MetricsLog log(run_.file("metrics.jsonl"));
   if (options.resume) {
-    load_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), &state, /*restore_rng=*/true);
+    try {
+      load_checkpoint(run_.file(options.resume_from), *model_, optimizer.get(), &state, /*restore_rng=*/true);
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + fallback_hint(run_, options.resume_from));
+    }
     log.load(state.epoch);
-    util::log()->info("resumed from {} after epoch {}", run_.file("checkpoint.pt").string(), state.epoch);
+    util::log()->info("resumed from {} after epoch {}", run_.file(options.resume_from).string(), state.epoch);
   }
   std::unique_ptr<GradientSync> sync;
   if (options.group) {
@@ -153,6 +170,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     if (writer) {
       log.append(entry);
       if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
+      keep_previous_checkpoint(run_.file("checkpoint.pt"), run_.file(kPreviousCheckpoint));
       save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
     }
     if (options.group) options.group->barrier();  // no rank runs ahead of rank 0's checkpoint

@@ -34,6 +34,15 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
 void load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      LoopState* state, bool restore_rng);
 
+/// The loop state of a checkpoint, after checking its size and checksum.
+/// Throws focus::Error naming the file if it is missing, truncated or corrupt.
+LoopState read_checkpoint_state(const std::filesystem::path& path);
+
+/// Keeps the checkpoint at `current` (if any) as `previous` before a new one
+/// replaces it: a hard link (a copy where links are not possible), moved into
+/// place atomically, so `previous` is always a whole file.
+void keep_previous_checkpoint(const std::filesystem::path& current, const std::filesystem::path& previous);
+
 /// Wraps a payload with the checksum header, and checks and unwraps it.
 std::string seal_payload(const std::string& payload);
 std::string unseal_payload(const std::string& file_bytes, const std::string& origin);

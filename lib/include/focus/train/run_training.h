@@ -14,6 +14,7 @@ struct TrainingRequest {
   std::string out_dir;                  ///< the run directory
   std::vector<std::string> overrides;   ///< "key.path=value", applied to the recipe
   bool resume = false;                  ///< continue the run in out_dir from its checkpoint
+  std::string resume_from = "checkpoint.pt";  ///< with resume: the checkpoint file in out_dir
   int64_t stop_after_epoch = 0;         ///< stop after this epoch, as if interrupted (0 = no)
   std::optional<uint64_t> seed;         ///< overrides train.seed
   std::string device = "auto";          ///< auto, cpu, cuda, cuda:N

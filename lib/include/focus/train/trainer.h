@@ -15,7 +15,8 @@
 namespace focus::train {
 
 struct FitOptions {
-  bool resume = false;           ///< continue from the run's checkpoint.pt
+  bool resume = false;           ///< continue from the run's checkpoint (resume_from)
+  std::string resume_from = "checkpoint.pt";  ///< the checkpoint file in the run directory to resume from
   int64_t stop_after_epoch = 0;  ///< stop once this epoch is done, as if interrupted (0 = run to the end)
   bool show_progress = true;     ///< progress bar / progress lines
   bool tty = false;              ///< draw a redrawn bar on stderr (else plain lines)
@@ -33,6 +34,11 @@ struct FitResult {
   double train_seconds = 0;      ///< wall time of this call's training passes
   double examples_per_second = 0;  ///< training throughput of this call
 };
+
+/// The previous epoch's checkpoint, kept next to checkpoint.pt as a fallback.
+inline constexpr const char* kPreviousCheckpoint = "checkpoint.prev.pt";
+/// "" or a line offering the previous checkpoint of `run` (when it is valid) instead of `failed`.
+std::string fallback_hint(const util::RunDirectory& run, const std::string& failed);
 
 class Trainer {
  public:

@@ -39,6 +39,11 @@ start_server() {
 start_server "$WORK/serve.log" --model fashion="$WORK/fashion.pt" --model spam="$WORK/spam.pt" --token s3cret \
   --max-body-mib 2 --max-delay-us 5000
 "$PYTHON" "$FOCUS_SOURCE_DIR/tests/e2e/serve_client.py" 127.0.0.1 "$PORT" s3cret "$IMAGE" || { cat "$WORK/serve.log.err"; fail "client checks"; }
+# Abuse: malformed requests of ten kinds, each a 4xx or a closed connection, valid answers unchanged in between.
+"$PYTHON" "$FOCUS_SOURCE_DIR/tests/e2e/serve_abuse.py" 127.0.0.1 "$PORT" s3cret fashion 600 5 > "$WORK/abuse.json" \
+  || { cat "$WORK/serve.log.err"; fail "malformed requests"; }
+kill -0 "$PID" || fail "focus-serve died under malformed requests"
+pass "600 malformed requests: $(cut -c1-60 "$WORK/abuse.json")..."
 
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/health/ready")" = 200 ] || fail "curl: ready"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/models/fashion")" = 401 ] || fail "curl: 401 without token"

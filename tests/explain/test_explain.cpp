@@ -156,6 +156,20 @@ TEST_CASE("explain_image: methods per architecture, map sizes, errors that list 
   CHECK_THROWS_WITH(explain_image(*cnn, "attncnn", b, "rollout", 3),
                     Catch::Contains("does not apply") && Catch::Contains("attention, gradcam, occlusion"));
   CHECK(explain_image(*cnn, "attncnn", b, "occlusion", 3).map.sizes() == std::vector<int64_t>{28, 28});
+  // A non-local block's affinity [1, hw, hw] becomes the attention each position receives, on its stage's grid.
+  auto nl = focus::models::build_model(
+      Json{{"arch", "attncnn"}, {"stages", {{{"channels", 8}, {"stride", 2}, {"attention", "nonlocal"}}}}},
+      focus::models::image_input(1, 10), "nl");
+  nl->eval();
+  ExplainOptions affinity;
+  affinity.layer = "stage1.block0.nonlocal.affinity";
+  auto received = explain_image(*nl, "attncnn", b, "attention", 3, affinity);
+  CHECK(received.map.sizes() == std::vector<int64_t>{14, 14});
+  CHECK(received.map.sum().item<double>() == Approx(1.0).epsilon(1e-4));  // mean of softmax rows sums to 1
+  CHECK(received.source.find("mean over query positions") != std::string::npos);
+  affinity.layer = "stage1.block0.cbam.spatial";
+  CHECK_THROWS_WITH(explain_image(*nl, "attncnn", b, "attention", 3, affinity),
+                    Catch::Contains("stage1.block0.nonlocal.affinity, head.attention_pool"));
 
   auto rollout = explain_image(*vit, "vit", b, "rollout", 1).map;
   CHECK(rollout.sizes() == std::vector<int64_t>{7, 7});

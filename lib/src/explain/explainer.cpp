@@ -38,18 +38,42 @@ torch::Tensor score_of(const torch::Tensor& logits, int64_t target) {
   return logits[0][target];
 }
 
+/// A map over the positions of an AttnCNN stage: CBAM and attention-pooling maps
+/// ([1, 1, h, w]) as they are; a non-local block's affinity [1, hw, hw] as the
+/// attention each position receives (the mean over the query positions), on the
+/// grid of its stage's output. Undefined for other maps.
+torch::Tensor spatial_map(const models::NamedAttention& m, const models::ClassifierOutput& out) {
+  if (m.weights.dim() == 4 && m.weights.size(1) == 1) return m.weights[0][0].detach();
+  const std::string suffix = ".nonlocal.affinity";
+  if (m.weights.dim() != 3 || m.name.size() < suffix.size() ||
+      m.name.compare(m.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return {};
+  const std::string stage = m.name.substr(0, m.name.find('.'));
+  for (const auto& a : out.activations)
+    if (a.name == stage && a.weights.size(2) * a.weights.size(3) == m.weights.size(2))
+      return m.weights[0].detach().mean(0).reshape({a.weights.size(2), a.weights.size(3)});
+  return {};
+}
+
 ImageMap cnn_attention(const models::ClassifierOutput& out, const ExplainOptions& o) {
   std::vector<std::string> spatial;
   const models::NamedAttention* chosen = nullptr;
+  torch::Tensor chosen_map;
   for (const auto& m : out.attention) {
-    if (m.weights.dim() != 4 || m.weights.size(1) != 1) continue;  // spatial maps are [1, 1, h, w]
+    auto map = spatial_map(m, out);
+    if (!map.defined()) continue;
     spatial.push_back(m.name);
-    if (o.layer.empty() || m.name == o.layer) chosen = &m;
+    if (o.layer.empty() || m.name == o.layer) {
+      chosen = &m;
+      chosen_map = map;
+    }
   }
-  if (spatial.empty()) throw Error("the model computes no spatial attention map (no CBAM or attention pooling)");
+  if (spatial.empty())
+    throw Error("the model computes no spatial attention map (no CBAM, non-local block or attention pooling)");
   if (!o.layer.empty() && (!chosen || chosen->name != o.layer))
     throw Error("--layer " + o.layer + ": no such spatial attention map (the model has: " + join(spatial) + ")");
-  return {chosen->weights[0][0].detach(), chosen->name};
+  const bool nonlocal = chosen->weights.dim() == 3;
+  return {chosen_map, chosen->name + (nonlocal ? " (attention received, mean over query positions)" : "")};
 }
 
 ImageMap vit_attention(const models::ClassifierOutput& out, const ExplainOptions& o, int64_t h, int64_t w) {

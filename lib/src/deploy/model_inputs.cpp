@@ -41,9 +41,8 @@ int64_t header_pixels(std::string_view b) {
   return 0;
 }
 
-}  // namespace
-
-void check_image_shape(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
+/// Decodes `bytes` with OpenCV `flags` after checking the header's pixel count.
+cv::Mat decode_image(std::string_view bytes, const std::string& origin, int flags) {
   if (bytes.empty()) throw Error(origin + ": empty image data");
   if (header_pixels(bytes) > kMaxImagePixels)
     throw Error(origin + ": the image claims " + std::to_string(header_pixels(bytes)) + " pixels, more than the " +
@@ -51,11 +50,18 @@ void check_image_shape(std::string_view bytes, const std::string& origin, const 
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
   cv::Mat image;
   try {
-    image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    image = cv::imdecode(buffer, flags);
   } catch (const cv::Exception& e) {
     throw Error(origin + ": not a decodable image (" + e.what() + ")");
   }
   if (image.empty()) throw Error(origin + ": not a decodable image (expected PNG, JPEG, BMP or another OpenCV format)");
+  return image;
+}
+
+}  // namespace
+
+void check_image_shape(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
+  const cv::Mat image = decode_image(bytes, origin, cv::IMREAD_UNCHANGED);
   auto channels = [](int64_t c) { return std::to_string(c) + (c == 1 ? " channel" : " channels"); };
   if (image.rows != m.height || image.cols != m.width || image.channels() != m.channels)
     throw Error(origin + ": the image is " + std::to_string(image.cols) + "x" + std::to_string(image.rows) + " with " +
@@ -64,18 +70,7 @@ void check_image_shape(std::string_view bytes, const std::string& origin, const 
 }
 
 torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
-  if (bytes.empty()) throw Error(origin + ": empty image data");
-  if (header_pixels(bytes) > kMaxImagePixels)
-    throw Error(origin + ": the image claims " + std::to_string(header_pixels(bytes)) + " pixels, more than the " +
-                std::to_string(kMaxImagePixels) + " accepted");
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat image;
-  try {
-    image = cv::imdecode(buffer, m.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    throw Error(origin + ": not a decodable image (" + e.what() + ")");
-  }
-  if (image.empty()) throw Error(origin + ": not a decodable image (expected PNG, JPEG, BMP or another OpenCV format)");
+  cv::Mat image = decode_image(bytes, origin, m.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   if (m.channels == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
   if (image.rows != m.height || image.cols != m.width)
     cv::resize(image, image, cv::Size(static_cast<int>(m.width), static_cast<int>(m.height)), 0, 0, cv::INTER_AREA);

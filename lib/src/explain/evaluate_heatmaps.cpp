@@ -158,10 +158,19 @@ FaithfulnessReport finish(FaithfulnessReport report, const HeatmapRequest& reque
   return report;
 }
 
+/// The mean scores of `names`, in that order.
 std::vector<MethodScore> means(const std::vector<std::string>& names, std::map<std::string, Accumulator>& acc) {
   std::vector<MethodScore> out;
-  for (const auto& n : names) out.push_back(acc[n].mean());
+  for (const auto& n : names) {
+    out.push_back(acc[n].mean());
+    out.back().method = n;
+  }
   return out;
+}
+
+std::vector<std::string> with_baselines(std::vector<std::string> methods, std::initializer_list<const char*> baselines) {
+  methods.insert(methods.end(), baselines.begin(), baselines.end());
+  return methods;
 }
 
 FaithfulnessReport evaluate_images(const HeatmapRequest& request, const train::TrainedRun& run, const std::string& arch,
@@ -198,12 +207,8 @@ FaithfulnessReport evaluate_images(const HeatmapRequest& request, const train::T
                deletion_insertion(probability, random_order(h * w, kSeed + static_cast<uint64_t>(e.index)), o), record);
     examples.push_back(std::move(record));
   });
-  auto names = methods;
-  names.push_back("random");
-  FaithfulnessReport report;
-  report.kind = "deletion_insertion";
-  report.scores = means(names, scores.all);
-  for (size_t i = 0; i < names.size(); ++i) report.scores[i].method = names[i];
+  const auto names = with_baselines(methods, {"random"});
+  FaithfulnessReport report{"deletion_insertion", means(names, scores.all), "", ""};
   return finish(std::move(report), request,
                 {{"arch", arch}, {"units", "pixels"}, {"removed_pixels", "black"},
                  {"by_predicted_class", scores.by_class_json(names)}},
@@ -263,12 +268,8 @@ FaithfulnessReport evaluate_texts(const HeatmapRequest& request, const train::Tr
     examples.push_back(std::move(record));
   }
   if (examples.empty()) throw Error("none of the examples has tokens to remove");
-  auto names = methods;
-  names.push_back("random");
-  FaithfulnessReport report;
-  report.kind = "deletion_insertion";
-  report.scores = means(names, scores.all);
-  for (size_t i = 0; i < names.size(); ++i) report.scores[i].method = names[i];
+  const auto names = with_baselines(methods, {"random"});
+  FaithfulnessReport report{"deletion_insertion", means(names, scores.all), "", ""};
   return finish(std::move(report), request,
                 {{"arch", arch}, {"units", "tokens"}, {"skipped_without_tokens", without_tokens},
                  {"by_predicted_class", scores.by_class_json(names)}},
@@ -382,13 +383,7 @@ FaithfulnessReport evaluate_questions(const HeatmapRequest& request, const train
   if (examples.empty())
     throw Error("none of the " + std::to_string(std::min(request.limit, walk.size - request.first)) +
                 " questions refers to exactly one object: the pointing game has nothing to score");
-  auto names = methods;
-  names.push_back("center");
-  names.push_back("random");
-  FaithfulnessReport report;
-  report.kind = "pointing_game";
-  report.scores = means(names, acc);
-  for (size_t i = 0; i < names.size(); ++i) report.scores[i].method = names[i];
+  FaithfulnessReport report{"pointing_game", means(with_baselines(methods, {"center", "random"}), acc), "", ""};
   const double chance = area_fraction / static_cast<double>(examples.size());
   return finish(std::move(report), request,
                 {{"fusion", fusion}, {"manifest", origin}, {"skipped_not_single_object", skipped},

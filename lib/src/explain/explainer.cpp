@@ -77,17 +77,7 @@ ImageMap cnn_attention(const models::ClassifierOutput& out, const ExplainOptions
 }
 
 ImageMap vit_attention(const models::ClassifierOutput& out, const ExplainOptions& o, int64_t h, int64_t w) {
-  auto layers = encoder_layers(out);
-  const models::NamedAttention* chosen = layers.back();
-  if (!o.layer.empty()) {
-    std::vector<std::string> names;
-    chosen = nullptr;
-    for (const auto* l : layers) {
-      names.push_back(l->name);
-      if (l->name == o.layer) chosen = l;
-    }
-    if (!chosen) throw Error("--layer " + o.layer + ": no such attention layer (the model has: " + join(names) + ")");
-  }
+  const auto* chosen = &choose_layer(encoder_layers(out), o.layer, "attention layer");
   auto weights = chosen->weights[0].detach();  // [H, L, L]
   if (o.head < -1 || o.head >= weights.size(0))
     throw Error("--head " + std::to_string(o.head) + ": the layer has " + std::to_string(weights.size(0)) + " heads");
@@ -96,6 +86,18 @@ ImageMap vit_attention(const models::ClassifierOutput& out, const ExplainOptions
 }
 
 }  // namespace
+
+const models::NamedAttention& choose_layer(const std::vector<const models::NamedAttention*>& layers,
+                                           const std::string& wanted, const std::string& what) {
+  if (layers.empty()) throw Error("the model returned no " + what + "s");
+  if (wanted.empty()) return *layers.back();
+  std::vector<std::string> names;
+  for (const auto* l : layers) {
+    if (l->name == wanted) return *l;
+    names.push_back(l->name);
+  }
+  throw Error("--layer " + wanted + ": no such " + what + " (the model has: " + join(names) + ")");
+}
 
 std::vector<std::string> image_methods(const std::string& arch) {
   if (arch == "attncnn") return {"attention", "gradcam", "occlusion"};

@@ -89,18 +89,7 @@ QuestionMap explain_question(models::Classifier& model, const std::string& fusio
         if (m.name == "image.pool") return {m.weights[0][0].detach().to(torch::kCPU), "image.pool (question-independent)", {}};
       throw Error("the model returned no image.pool map");
     }
-    auto layers = maps_with_prefix(out, "cross.layer");
-    if (layers.empty()) throw Error("the model returned no cross-attention maps");
-    const models::NamedAttention* chosen = layers.back();
-    if (!o.layer.empty()) {
-      std::vector<std::string> names;
-      chosen = nullptr;
-      for (const auto* l : layers) {
-        names.push_back(l->name);
-        if (l->name == o.layer) chosen = l;
-      }
-      if (!chosen) throw Error("--layer " + o.layer + ": no such cross-attention layer (the model has: " + join(names) + ")");
-    }
+    const auto* chosen = &choose_layer(maps_with_prefix(out, "cross.layer"), o.layer, "cross-attention layer");
     auto weights = chosen->weights[0];  // [H, L, R]
     if (o.head < -1 || o.head >= weights.size(0))
       throw Error("--head " + std::to_string(o.head) + ": the layer has " + std::to_string(weights.size(0)) + " heads");

@@ -24,6 +24,11 @@ struct ExplainOptions {
   OcclusionOptions occlusion;  ///< occlusion: patch, stride, baseline
 };
 
+/// The map called `wanted` among `layers`, or the last one when `wanted` is "".
+/// Throws focus::Error "--layer X: no such <what> (the model has: ...)".
+const models::NamedAttention& choose_layer(const std::vector<const models::NamedAttention*>& layers,
+                                           const std::string& wanted, const std::string& what);
+
 /// The methods that apply to an image model of architecture `arch`, in a fixed order.
 std::vector<std::string> image_methods(const std::string& arch);
 

@@ -13,6 +13,7 @@ struct CommonFlags {
   int threads = 0;               ///< LibTorch intra-op threads; 0 = all cores
   std::string device = "auto";   ///< auto, cpu, cuda, cuda:N
   std::string log_level = "info";///< trace, debug, info, warn, error, off
+  bool long_running = false;     ///< a server: freed memory goes back to the kernel (set by the app, no flag)
 };
 
 /// Adds --threads, --device and --log-level to `app`.

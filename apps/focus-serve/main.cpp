@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGINT, &action, nullptr);
+    common.long_running = true;
     focus::apps::apply_common_flags(common);
     options.max_body_bytes = static_cast<size_t>(max_body_mib * 1024 * 1024);
     const auto device = focus::util::resolve_device(common.device);

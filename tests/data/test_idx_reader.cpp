@@ -44,6 +44,16 @@ TEST_CASE("read_idx reads raw and gzipped files", "[data]") {
   }
 }
 
+TEST_CASE("parse_idx reads bytes in memory, including empty arrays", "[data]") {
+  // Found by tests/fuzz/fuzz_idx: an array with a zero dimension copied from a null pointer.
+  const auto empty = focus::data::parse_idx(idx_bytes({0, 5}, {}), "mem");
+  CHECK((empty.shape == std::vector<int64_t>{0, 5}));
+  CHECK(empty.data.numel() == 0);
+  const auto one = focus::data::parse_idx(idx_bytes({3}, {1, 2, 3}), "mem");
+  CHECK(one.data[2].item<int>() == 3);
+  CHECK_THROWS_WITH(focus::data::parse_idx(idx_bytes({3}, {1, 2}), "upload"), Catch::Contains("upload: truncated IDX data"));
+}
+
 TEST_CASE("read_idx rejects truncated, gzip-truncated and malformed files", "[data]") {
   focus::testing::TempDir dir;
   auto bytes = idx_bytes({10, 2, 2}, std::vector<uint8_t>(40, 1));

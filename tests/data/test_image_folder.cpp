@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "focus/data/image_folder.h"
+#include "../lib/src/data/image_decode.h"
 #include "focus/util/error.h"
 #include "temp_dir.h"
 
@@ -57,4 +58,47 @@ TEST_CASE("read_image_folder names the bad file or folder", "[data]") {
   make_image(dir / "c/1.png", 5, 4, {1, 2, 3});
   o.image_size = 0;
   CHECK_THROWS_WITH(focus::data::read_image_folder(dir.path().string(), o), Catch::Contains("expected 4x4"));
+}
+
+namespace {
+/// A PNG signature and IHDR chunk declaring width x height, with no image data.
+std::string png_header(uint32_t width, uint32_t height) {
+  std::string s("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
+  for (uint32_t v : {width, height})
+    for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  s += std::string("\x08\x02\0\0\0\0\0\0\0", 9);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("image decoding refuses headers that declare too many pixels", "[data]") {
+  using focus::data::declared_pixels;
+  CHECK(declared_pixels(png_header(6, 5)) == 30);
+  // Two 32-bit fields: the product saturates instead of overflowing (found by tests/fuzz/fuzz_image).
+  CHECK(declared_pixels(png_header(0xFFFFFFFFu, 0xFFFFFFFFu)) == INT64_MAX);
+  CHECK(declared_pixels("GIF89a") == -1);
+  CHECK(declared_pixels(std::string("\xFF\xD8\xFF", 3)) == -1);  // JPEG cut before its frame header
+  // JPEG: APP0 segment, fill bytes, then SOF0 with height 300 and width 200.
+  const std::string jpeg("\xFF\xD8\xFF\xE0\0\x04" "ab" "\xFF\xFF\xFF\xC0\0\x11\x08\x01\x2C\0\xC8", 19);
+  CHECK(declared_pixels(jpeg) == 60000);
+  // BMP with the 40-byte info header, height negative (top-down rows).
+  std::string bmp("BM", 2);
+  bmp.resize(26, '\0');
+  bmp[14] = 40;
+  bmp[18] = 100;                                    // width 100
+  bmp[22] = static_cast<char>(0x9C), bmp[23] = bmp[24] = bmp[25] = static_cast<char>(0xFF);  // height -100
+  CHECK(declared_pixels(bmp) == 10000);
+
+  focus::testing::TempDir dir;
+  fs::create_directories(dir / "a");
+  std::ofstream(dir / "a/bomb.png", std::ios::binary) << png_header(20000, 20000);
+  CHECK_THROWS_WITH(focus::data::read_image_folder(dir.path().string()),
+                    Catch::Contains("bomb.png") && Catch::Contains("declares 400000000 pixels"));
+  // Formats without a checked header rely on OpenCV's limit (util::limit_image_decoding, set in
+  // tests/main.cpp as in the apps): 10000 x 10000 is refused, not allocated.
+  const std::string pgm = "P5\n10000 10000\n255\n" + std::string(64, '\x7f');
+  CHECK_THROWS_WITH(focus::data::decode_image_bytes(pgm, "big.pgm", cv::IMREAD_GRAYSCALE),
+                    Catch::Contains("big.pgm") && Catch::Contains("not a decodable image"));
+  const std::string small = "P5\n4 2\n255\n" + std::string(8, '\x7f');
+  CHECK(focus::data::decode_image_bytes(small, "small.pgm", cv::IMREAD_GRAYSCALE).cols == 4);
 }

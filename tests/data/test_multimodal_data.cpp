@@ -56,6 +56,9 @@ TEST_CASE("manifest: malformed lines are errors naming file:line", "[data][multi
                     Catch::Contains("m.jsonl:2: missing field 'text'"));
   CHECK_THROWS_WITH(parse_manifest(good + good + "{\"image\": \"a.png\", \"text\": \"q\"\n", "m.jsonl", o),
                     Catch::Contains("m.jsonl:3: not valid JSON"));
+  // Found by tests/fuzz/fuzz_manifest: a number beyond a double's range escaped as a JSON library error.
+  CHECK_THROWS_WITH(parse_manifest(good + "{\"image\": \"a.png\", \"text\": \"q\", \"label\": 1e999}\n", "m.jsonl", o),
+                    Catch::Contains("m.jsonl:2: not valid JSON"));
   CHECK_THROWS_WITH(parse_manifest("[1, 2]\n", "m.jsonl", o), Catch::Contains("m.jsonl:1: expected a JSON object"));
   CHECK_THROWS_WITH(parse_manifest("{\"image\": 5, \"text\": \"q\", \"label\": \"y\"}\n", "m.jsonl", o),
                     Catch::Contains("m.jsonl:1: field 'image' must be a string"));

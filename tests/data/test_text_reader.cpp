@@ -219,6 +219,8 @@ TEST_CASE("JSONL: malformed lines, wrong types and missing keys name the line", 
   REQUIRE_THROWS_WITH(jsonl("{\"text\": \"a\", \"label\": 1}\n\n{\"text\": \"b\", \"label\": }\n"),
                       Catch::Contains("x.jsonl:3: invalid JSON:"));
   REQUIRE_THROWS_WITH(jsonl("{\"text\": \"a\", \"label\": 1} {}\n"), Catch::Contains("x.jsonl:1: invalid JSON:"));
+  // Found by tests/fuzz/fuzz_text: a number beyond a double's range escaped as a JSON library error.
+  REQUIRE_THROWS_WITH(jsonl("{\"text\": \"a\", \"label\": 8e99999}\n"), Catch::Contains("x.jsonl:1: invalid JSON:"));
   REQUIRE_THROWS_WITH(jsonl("[\"a\", 1]\n"), Catch::Contains("x.jsonl:1: expected a JSON object, found an array"));
   REQUIRE_THROWS_WITH(jsonl("{\"label\": 1}\n{\"body\": \"b\", \"label\": 1}\n"),
                       Catch::Contains("x.jsonl:1: missing key 'text' (text_field)"));

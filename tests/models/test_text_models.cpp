@@ -170,7 +170,8 @@ TEST_CASE("MaskedLanguageModel predicts the vocabulary at marked positions only"
   CHECK(logits.sizes() == torch::IntArrayRef({2, 30}));
   auto loss = torch::nn::functional::cross_entropy(logits, batch.targets);
   loss.backward();
-  auto* encoder = model->named_parameters().find("encoder.embedding.weight");
+  const auto parameters = model->named_parameters();  // find() points into this dict (ASan found a temporary here)
+  auto* encoder = parameters.find("encoder.embedding.weight");
   REQUIRE(encoder != nullptr);
   CHECK(encoder->grad().defined());
   focus::data::Batch unmarked = token_batch({{2, 5}}, 2);

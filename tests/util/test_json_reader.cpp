@@ -51,9 +51,16 @@ TEST_CASE("apply_override parses JSON values and rejects unknown sections", "[ut
   CHECK(j["train"]["tags"].size() == 2);
   REQUIRE_THROWS_WITH(focus::util::apply_override(j, "trian.epochs=3"), Catch::Contains("no section 'trian'"));
   REQUIRE_THROWS_WITH(focus::util::apply_override(j, "noequals"), Catch::Contains("expected key.path=value"));
+  // A value that is not JSON is kept as a string, so it must be UTF-8 (else writing recipe.json would fail later).
+  REQUIRE_THROWS_WITH(focus::util::apply_override(j, "train.optimizer.name=caf\xe9"), Catch::Contains("not valid UTF-8"));
+  REQUIRE_THROWS_WITH(focus::util::apply_override(j, "train.\xff=1"), Catch::Contains("not valid UTF-8"));
+  CHECK(j.dump().find("caf") == std::string::npos);
 }
 
 TEST_CASE("parse_json_text reports line and column", "[util]") {
   REQUIRE_THROWS_WITH(focus::util::parse_json_text("{\n  \"a\": 1,\n  oops\n}", "r.json"),
                       Catch::StartsWith("r.json:3:"));
+  // A number beyond a double's range is nlohmann's out_of_range, not a parse_error (found by tests/fuzz).
+  REQUIRE_THROWS_WITH(focus::util::parse_json_text("{\"lr\": 1e999}", "r.json"),
+                      Catch::StartsWith("r.json: invalid JSON") && Catch::Contains("number overflow"));
 }

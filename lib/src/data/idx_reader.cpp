@@ -47,8 +47,10 @@ uint32_t read_be32(const std::string& s, size_t offset) {
 }
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
-  const std::string bytes = maybe_gunzip(util::read_file(path), path);
+IdxArray read_idx(const std::string& path) { return parse_idx(util::read_file(path), path); }
+
+IdxArray parse_idx(std::string data, const std::string& path) {
+  const std::string bytes = maybe_gunzip(std::move(data), path);
   if (bytes.size() < 4)
     throw Error(path + ": not an IDX file: expected a 4-byte header, found " + std::to_string(bytes.size()) + " bytes");
   const auto* h = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -81,7 +83,7 @@ IdxArray read_idx(const std::string& path) {
   if (found > count)
     throw Error(path + ": IDX file has " + std::to_string(found - count) + " unexpected trailing bytes");
   out.data = torch::empty(out.shape, torch::kUInt8);
-  std::memcpy(out.data.data_ptr(), bytes.data() + header, count);
+  if (count > 0) std::memcpy(out.data.data_ptr(), bytes.data() + header, count);
   return out;
 }
 

@@ -1,15 +1,40 @@
 #pragma once
-// Decoding one image file with OpenCV (internal to the library, so that the
-// public headers do not depend on OpenCV).
+// Decoding image files and uploaded image bytes with OpenCV (internal to the
+// library, so that the public headers do not depend on OpenCV). One decoder
+// serves the image folders, the multimodal manifests and focus-serve /
+// focus-predict, so every path that reads outside images gets the same checks.
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <opencv2/core/mat.hpp>
 
 namespace focus::data {
 
-/// Decodes `file` to `channels` (1 = grayscale, 3 = RGB) uint8 channels,
-/// resized to image_size x image_size when image_size > 0; the result is
-/// continuous. Throws focus::Error naming the file if it cannot be decoded.
+/// The largest image (width x height, as its header declares it) decoded; a
+/// small file must not make the decoder allocate gigabytes.
+inline constexpr int64_t kMaxDecodedPixels = 64LL << 20;
+
+/// Width x height as declared by a PNG (IHDR), JPEG (first SOFn frame header)
+/// or BMP (BITMAPINFOHEADER) header; -1 when `bytes` is none of these formats
+/// or its header is cut short or malformed. Never overflows.
+int64_t declared_pixels(std::string_view bytes);
+
+/// Decodes `bytes` with OpenCV imdecode `flags`. A PNG, JPEG or BMP header
+/// must declare at most kMaxDecodedPixels; other formats (WebP, TIFF, PNM)
+/// rely on OpenCV's own limit, which the apps set to the same figure
+/// (util::limit_image_decoding). Throws focus::Error naming `origin` for
+/// empty data, a header that declares too many pixels, or data the decoder
+/// rejects.
+cv::Mat decode_image_bytes(std::string_view bytes, const std::string& origin, int flags);
+
+/// decode_image_bytes of the file's contents, converted to `channels`
+/// (1 = grayscale, 3 = RGB) uint8 channels and resized to image_size x
+/// image_size when image_size > 0; the result is continuous. Throws
+/// focus::Error naming the file if it cannot be read or decoded.
 cv::Mat decode_image(const std::string& file, int channels, int image_size);
+
+/// The same conversion for bytes already in memory.
+cv::Mat decode_image(std::string_view bytes, const std::string& origin, int channels, int image_size);
 
 }  // namespace focus::data

@@ -4,24 +4,11 @@
 #include <cstring>
 #include <filesystem>
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include "focus/util/error.h"
 #include "image_decode.h"
 
 namespace focus::data {
 namespace fs = std::filesystem;
-
-cv::Mat decode_image(const std::string& file, int channels, int image_size) {
-  cv::Mat image = cv::imread(file, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  if (image.empty()) throw Error(file + ": not a decodable image (expected PNG, JPEG or BMP data)");
-  if (channels == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
-  if (image_size > 0 && (image.rows != image_size || image.cols != image_size))
-    cv::resize(image, image, cv::Size(image_size, image_size), 0, 0, cv::INTER_AREA);
-  if (!image.isContinuous()) image = image.clone();
-  return image;
-}
 
 namespace {
 cv::Mat decode(const fs::path& file, const ImageFolderOptions& options) {

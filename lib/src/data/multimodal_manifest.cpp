@@ -51,7 +51,7 @@ std::vector<ManifestExample> parse_manifest(std::string_view content, const std:
     util::Json record;
     try {
       record = util::Json::parse(line.begin(), line.end());
-    } catch (const util::Json::parse_error& e) {
+    } catch (const util::Json::exception& e) {  // parse errors, and numbers too large for a double (found by tests/fuzz)
       throw Error(at + ": not valid JSON: " + e.what());
     }
     if (!record.is_object()) throw Error(at + ": expected a JSON object, found " + util::json_type_name(record));

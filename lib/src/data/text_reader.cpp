@@ -320,6 +320,8 @@ Json parse_json_line(std::string_view text, const std::string& origin, int64_t l
     const std::string what = e.what();
     const size_t detail = what.find("column ");  // drop the "[json.exception...] parse error at line 1, " prefix
     throw Error(at(origin, line) + "invalid JSON: " + (detail == std::string::npos ? what : what.substr(detail)));
+  } catch (const Json::exception& e) {  // e.g. out_of_range: a number too large for a double (found by tests/fuzz)
+    throw Error(at(origin, line) + "invalid JSON: " + e.what());
   }
 }
 

@@ -7,61 +7,14 @@
 #include "focus/data/text_encoding.h"
 #include "focus/util/atomic_file.h"
 #include "focus/util/error.h"
+#include "../data/image_decode.h"
 
 namespace focus::deploy {
 
-namespace {
-
-uint32_t big_endian(std::string_view b, size_t at, int n) {
-  uint32_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
-  return v;
-}
-
-/// Width x height from a PNG, JPEG or BMP header; 0 when the format is another or the header is short.
-int64_t header_pixels(std::string_view b) {
-  if (b.size() >= 24 && b.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8))
-    return static_cast<int64_t>(big_endian(b, 16, 4)) * big_endian(b, 20, 4);
-  if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
-    auto le = [&](size_t at) {
-      return static_cast<int64_t>(static_cast<int32_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8 |
-                                                       static_cast<unsigned char>(b[at + 2]) << 16 | static_cast<uint32_t>(static_cast<unsigned char>(b[at + 3])) << 24));
-    };
-    return std::abs(le(18)) * std::abs(le(22));
-  }
-  if (b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8) {
-    for (size_t at = 2; at + 9 < b.size();) {  // walk the segments to the frame header (SOF0..SOF15 but DHT/JPG/DAC)
-      if (static_cast<unsigned char>(b[at]) != 0xFF) return 0;
-      const auto marker = static_cast<unsigned char>(b[at + 1]);
-      if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
-        return static_cast<int64_t>(big_endian(b, at + 5, 2)) * big_endian(b, at + 7, 2);
-      at += 2 + big_endian(b, at + 2, 2);
-    }
-  }
-  return 0;
-}
-
-/// Decodes `bytes` with OpenCV `flags` after checking the header's pixel count.
-cv::Mat decode_image(std::string_view bytes, const std::string& origin, int flags) {
-  if (bytes.empty()) throw Error(origin + ": empty image data");
-  if (header_pixels(bytes) > kMaxImagePixels)
-    throw Error(origin + ": the image claims " + std::to_string(header_pixels(bytes)) + " pixels, more than the " +
-                std::to_string(kMaxImagePixels) + " accepted");
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat image;
-  try {
-    image = cv::imdecode(buffer, flags);
-  } catch (const cv::Exception& e) {
-    throw Error(origin + ": not a decodable image (" + e.what() + ")");
-  }
-  if (image.empty()) throw Error(origin + ": not a decodable image (expected PNG, JPEG, BMP or another OpenCV format)");
-  return image;
-}
-
-}  // namespace
+static_assert(kMaxImagePixels == data::kMaxDecodedPixels, "the documented limit is the decoder's");
 
 void check_image_shape(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
-  const cv::Mat image = decode_image(bytes, origin, cv::IMREAD_UNCHANGED);
+  const cv::Mat image = data::decode_image_bytes(bytes, origin, cv::IMREAD_UNCHANGED);
   auto channels = [](int64_t c) { return std::to_string(c) + (c == 1 ? " channel" : " channels"); };
   if (image.rows != m.height || image.cols != m.width || image.channels() != m.channels)
     throw Error(origin + ": the image is " + std::to_string(image.cols) + "x" + std::to_string(image.rows) + " with " +
@@ -70,7 +23,7 @@ void check_image_shape(std::string_view bytes, const std::string& origin, const 
 }
 
 torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& m) {
-  cv::Mat image = decode_image(bytes, origin, m.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  cv::Mat image = data::decode_image_bytes(bytes, origin, m.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   if (m.channels == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
   if (image.rows != m.height || image.cols != m.width)
     cv::resize(image, image, cv::Size(static_cast<int>(m.width), static_cast<int>(m.height)), 0, 0, cv::INTER_AREA);

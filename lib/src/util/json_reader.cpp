@@ -97,6 +97,12 @@ void apply_override(Json& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw Error("override '" + assignment + "': expected key.path=value");
+  try {
+    (void)Json(assignment).dump();  // keys and string values must be UTF-8, as in a JSON file
+  } catch (const Json::type_error&) {
+    throw Error("override '" + Json(assignment).dump(-1, ' ', false, Json::error_handler_t::replace) +
+                "': not valid UTF-8");
+  }
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -137,6 +143,8 @@ Json parse_json_text(const std::string& text, const std::string& origin) {
     const auto pos = what.find("parse error");
     throw Error(origin + ":" + std::to_string(line) + ":" + std::to_string(col) +
                 ": invalid JSON (" + (pos == std::string::npos ? what : what.substr(pos)) + ")");
+  } catch (const Json::exception& e) {  // e.g. out_of_range: a number too large for a double (found by tests/fuzz)
+    throw Error(origin + ": invalid JSON (" + e.what() + ")");
   }
 }
 

@@ -29,8 +29,15 @@ int configure_threads(int threads) {
   return torch::get_num_threads();
 }
 
-void configure_allocator() {
+void configure_allocator(AllocatorPolicy policy) {
 #ifdef M_MMAP_THRESHOLD
+  if (policy == AllocatorPolicy::return_freed) {
+    mallopt(M_MMAP_MAX, 65536);  // glibc's default
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
+    mallopt(M_ARENA_MAX, 4);
+    return;
+  }
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   // Blocks above the threshold (attention scores of long texts, embedding
@@ -39,6 +46,14 @@ void configure_allocator() {
   mallopt(M_MMAP_MAX, 0);
 #endif
 }
+
+void release_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+void limit_image_decoding() { ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "67108864", /*overwrite=*/0); }
 
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);

@@ -19,6 +19,9 @@ struct IdxArray {
 /// focus::Error naming the file for a missing, truncated or malformed file.
 IdxArray read_idx(const std::string& path);
 
+/// The same for the file's bytes already in memory; `origin` names them in errors.
+IdxArray parse_idx(std::string bytes, const std::string& origin);
+
 /// Decompresses gzip data if `bytes` starts with the gzip magic; otherwise
 /// returns it unchanged. `origin` names the data in error messages.
 std::string maybe_gunzip(std::string bytes, const std::string& origin);

@@ -12,13 +12,31 @@ namespace focus::util {
 /// is set in the environment. Returns the count in effect.
 int configure_threads(int threads);
 
-/// Keeps freed memory in the process instead of returning it to the kernel
-/// after every step (glibc malloc: no mmap-ed blocks, no trimming below
-/// 1 GiB). LibTorch frees and reallocates its activations every step; with
-/// glibc's defaults each of those is a fresh mmap whose pages fault in again,
-/// which made training here up to 6x slower. Process-wide: called by the apps.
-void configure_allocator();
+/// How glibc malloc treats freed memory (process-wide: set by the apps).
+enum class AllocatorPolicy {
+  /// Keep freed memory in the process instead of returning it to the kernel
+  /// after every step (no mmap-ed blocks, no trimming below 1 GiB). LibTorch
+  /// frees and reallocates its activations every step; with glibc's defaults
+  /// each of those is a fresh mmap whose pages fault in again, which made
+  /// training here up to 6x slower. For training, evaluation and batch jobs.
+  keep_freed,
+  /// glibc's defaults (large blocks mmap-ed and returned when freed, the heap
+  /// trimmed), with at most 4 malloc arenas, so that a long-running server
+  /// with many handler threads does not hold every thread's peak.
+  return_freed,
+};
+void configure_allocator(AllocatorPolicy policy = AllocatorPolicy::keep_freed);
+/// Returns free heap memory to the kernel now (glibc malloc_trim); a no-op
+/// elsewhere. For a server after an unusually large request.
+void release_free_memory();
 
+/// Caps the images OpenCV decodes at 64 Mi pixels (OPENCV_IO_MAX_IMAGE_PIXELS,
+/// unless the environment already sets it), the figure the library checks in
+/// PNG, JPEG and BMP headers, so that a small WebP or TIFF file declaring a
+/// huge size cannot make the decoder allocate gigabytes either. OpenCV reads
+/// the setting once, at its first decode: call this before. Process-wide:
+/// called by the apps.
+void limit_image_decoding();
 /// Resolves "auto", "cpu", "cuda" or "cuda:N" to a device; "auto" picks CUDA
 /// when LibTorch was built with it and a GPU is present. Throws focus::Error
 /// for an unknown name or an unavailable CUDA device.

@@ -213,11 +213,7 @@ SortOfClevrSummary write_sort_of_clevr(const SortOfClevrOptions& o) {
     std::vector<uchar> png;
     if (!cv::imencode(".png", cv::Mat(n, n, CV_8UC3, pixels.data()), png, {cv::IMWRITE_PNG_COMPRESSION, 6}))
       throw Error((root / relative).string() + ": PNG encoding failed");
-    {
-      std::ofstream f(root / relative, std::ios::binary | std::ios::trunc);
-      f.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-      if (!f) throw Error((root / relative).string() + ": cannot write the image");
-    }
+    util::write_file(root / relative, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
     for (const auto& q : ask_questions(scene, rng, o)) {
       util::Json objects = util::Json::array();
       for (size_t k = 0; k < scene.size(); ++k) {

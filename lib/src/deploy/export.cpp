@@ -1,5 +1,7 @@
 #include "focus/deploy/export.h"
 
+#include <sstream>
+
 #include <filesystem>
 #include <fstream>
 
@@ -136,7 +138,11 @@ ExportReport export_run(const std::string& run_dir, const std::string& out_path,
   if (out.has_parent_path()) fs::create_directories(out.parent_path());
   const fs::path temporary = out.string() + ".partial";
   try {
-    module.save(temporary.string(), extra);
+    // Serialized in memory, then written with the library's checked, atomic
+    // write: a full or read-only disk is reported with its reason.
+    std::ostringstream archive;
+    module.save(archive, extra);
+    util::write_file_atomic(temporary, archive.str());
     if (options.verify_examples > 0) verify(run, temporary.string(), options, report);
     fs::rename(temporary, out);
   } catch (...) {

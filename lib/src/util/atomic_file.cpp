@@ -20,12 +20,10 @@ namespace {
 std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
-void write_file_atomic(const fs::path& path, std::string_view data) {
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::random_device rd;
-  const fs::path tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot write " + path.string() + ": " + errno_text());
+namespace {
+/// Writes all of `data` to `fd`; on failure closes it, removes `written_path`
+/// and throws naming `path` and the reason.
+void write_all(int fd, std::string_view data, const fs::path& path, const fs::path& written_path) {
   size_t written = 0;
   while (written < data.size()) {
     const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
@@ -33,11 +31,21 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
       if (errno == EINTR) continue;
       const std::string why = errno_text();
       ::close(fd);
-      ::unlink(tmp.c_str());
+      ::unlink(written_path.c_str());
       throw Error("cannot write " + path.string() + ": " + why);
     }
     written += static_cast<size_t>(n);
   }
+}
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::string_view data) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::random_device rd;
+  const fs::path tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path.string() + ": " + errno_text());
+  write_all(fd, data, path, tmp);
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const std::string why = errno_text();
     ::unlink(tmp.c_str());
@@ -53,6 +61,17 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
+  }
+}
+
+void write_file(const fs::path& path, std::string_view data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path.string() + ": " + errno_text());
+  write_all(fd, data, path, path);
+  if (::close(fd) != 0) {
+    const std::string why = errno_text();
+    ::unlink(path.c_str());
+    throw Error("cannot write " + path.string() + ": " + why);
   }
 }
 

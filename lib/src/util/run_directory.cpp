@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "focus/util/atomic_file.h"
 #include "focus/util/error.h"
 
@@ -13,7 +16,8 @@ RunDirectory RunDirectory::create(const fs::path& root) {
   fs::create_directories(root, ec);
   if (ec) throw Error("cannot create run directory " + root.string() + ": " + ec.message());
   if (!fs::is_directory(root)) throw Error("run directory " + root.string() + " is not a directory");
-  if (::access(root.c_str(), W_OK) != 0) throw Error("run directory " + root.string() + " is not writable");
+  if (::access(root.c_str(), W_OK) != 0)
+    throw Error("run directory " + root.string() + " is not writable: " + std::strerror(errno));
   return RunDirectory(root);
 }
 

@@ -122,7 +122,7 @@ WordTokenizer small_word_tokenizer() {
 
 }  // namespace
 
-TEST_CASE("special tokens are ids 0..4 with fixed names", "[data][tokenizer]") {
+TEST_CASE("special tokens are ids 0..4 with fixed names", "[data][tokenizer][sentencepiece]") {
   const auto& names = focus::data::special_token_names();
   REQUIRE(names == std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"});
   CHECK(SpecialTokens::pad == 0);
@@ -267,7 +267,7 @@ TEST_CASE("word tokenizer save and load give identical tokenization", "[data][to
   }
 }
 
-TEST_CASE("sentencepiece training gives the configured vocab size and valid offsets", "[data][tokenizer]") {
+TEST_CASE("sentencepiece training gives the configured vocab size and valid offsets", "[data][tokenizer][sentencepiece]") {
   const auto corpus = generated_corpus(400);
   for (const std::string model_type : {"unigram", "bpe"}) {
     INFO(model_type);
@@ -287,7 +287,7 @@ TEST_CASE("sentencepiece training gives the configured vocab size and valid offs
   }
 }
 
-TEST_CASE("sentencepiece pieces match the original text", "[data][tokenizer]") {
+TEST_CASE("sentencepiece pieces match the original text", "[data][tokenizer][sentencepiece]") {
   const auto corpus = generated_corpus(400);
   for (const std::string model_type : {"unigram", "bpe"}) {
     INFO(model_type);
@@ -314,7 +314,7 @@ TEST_CASE("sentencepiece pieces match the original text", "[data][tokenizer]") {
   }
 }
 
-TEST_CASE("sentencepiece maps unknown text to [UNK], never to other special ids", "[data][tokenizer]") {
+TEST_CASE("sentencepiece maps unknown text to [UNK], never to other special ids", "[data][tokenizer][sentencepiece]") {
   const auto tok = focus::data::train_tokenizer(sentencepiece_config("unigram", 100), generated_corpus(300));
   const std::string text = "[CLS] the [SEP] <unk> <s> </s> [MASK] [PAD] §";
   check_spans(*tok, text, true);
@@ -346,7 +346,7 @@ TEST_CASE("sentencepiece maps unknown text to [UNK], never to other special ids"
   CHECK(words.front().begin == 2);
 }
 
-TEST_CASE("sentencepiece training is deterministic and round-trips through save/load", "[data][tokenizer]") {
+TEST_CASE("sentencepiece training is deterministic and round-trips through save/load", "[data][tokenizer][sentencepiece]") {
   const auto corpus = generated_corpus(300);
   for (const std::string model_type : {"unigram", "bpe"}) {
     INFO(model_type);
@@ -373,7 +373,7 @@ TEST_CASE("sentencepiece training is deterministic and round-trips through save/
   }
 }
 
-TEST_CASE("sentencepiece vocab_size is an upper bound on a small corpus", "[data][tokenizer]") {
+TEST_CASE("sentencepiece vocab_size is an upper bound on a small corpus", "[data][tokenizer][sentencepiece]") {
   const std::vector<std::string> texts = {"ab ab ab ba", "ba ab\n\n  \nabba ab", "ab \xff\xfe ba"};
   for (const std::string model_type : {"unigram", "bpe"}) {
     INFO(model_type);
@@ -383,7 +383,7 @@ TEST_CASE("sentencepiece vocab_size is an upper bound on a small corpus", "[data
   }
 }
 
-TEST_CASE("sentencepiece training reports what went wrong", "[data][tokenizer]") {
+TEST_CASE("sentencepiece training reports what went wrong", "[data][tokenizer][sentencepiece]") {
   const auto corpus = generated_corpus(100);
   std::string message;
   try {
@@ -401,7 +401,7 @@ TEST_CASE("sentencepiece training reports what went wrong", "[data][tokenizer]")
                     Catch::Contains("no non-blank line"));
 }
 
-TEST_CASE("sentencepiece training uses long lines in chunks", "[data][tokenizer]") {
+TEST_CASE("sentencepiece training uses long lines in chunks", "[data][tokenizer][sentencepiece]") {
   std::string line;
   while (line.size() < 3 * SentencePieceTokenizer::kMaxTrainingLineBytes) line += "alpha beta gamma delta ";
   const auto tok = SentencePieceTokenizer::train(sentencepiece_config("unigram", 30), {line});
@@ -409,7 +409,7 @@ TEST_CASE("sentencepiece training uses long lines in chunks", "[data][tokenizer]
   CHECK(std::count(ids.begin(), ids.end(), SpecialTokens::unk) == 0);
 }
 
-TEST_CASE("sentencepiece max_training_sentences takes an evenly spaced subset", "[data][tokenizer]") {
+TEST_CASE("sentencepiece max_training_sentences takes an evenly spaced subset", "[data][tokenizer][sentencepiece]") {
   auto config = sentencepiece_config("unigram", 20);
   config.max_training_sentences = 2;
   const std::vector<std::string> texts = {"zzz zzz zzz", "qqq qqq", "kkk kkk", "yyy yyy", "www www"};
@@ -448,7 +448,7 @@ TEST_CASE("tokenizer config is read strictly and written back", "[data][tokenize
   CHECK_THROWS_WITH(focus::data::train_tokenizer(unknown_model, {"a b"}), Catch::Contains("model_type"));
 }
 
-TEST_CASE("load_tokenizer errors name the file at fault", "[data][tokenizer]") {
+TEST_CASE("load_tokenizer errors name the file at fault", "[data][tokenizer][sentencepiece]") {
   focus::testing::TempDir dir;
   CHECK_THROWS_WITH(focus::data::load_tokenizer(dir.path()), Catch::Contains("tokenizer.json"));
   write(dir / "tokenizer.json", "{\"kind\": ");

@@ -20,6 +20,10 @@ std::filesystem::path library_directory() {
 }
 
 const Backend* load_backend() {
+#ifdef FOCUS_SANITIZE
+  throw Error(std::string("SentencePiece is unavailable in a sanitizer build: ") + kPluginFile +
+              " must be loaded with RTLD_DEEPBIND, which the sanitizer runtimes refuse");
+#endif
   std::vector<std::filesystem::path> candidates;
   const auto here = library_directory();
   candidates.push_back(here / kPluginFile);

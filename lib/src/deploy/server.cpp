@@ -13,6 +13,7 @@
 #include "focus/deploy/serve_metrics.h"
 #include "focus/util/base64.h"
 #include "focus/util/log.h"
+#include "focus/util/runtime.h"
 
 namespace focus::deploy {
 
@@ -69,6 +70,7 @@ struct Server::Impl {
   std::unique_ptr<ServeMetrics> metrics;
   httplib::Server http;
   std::atomic<bool> stopping{false};
+  std::timed_mutex large_body_lock;  ///< see ServerOptions::large_body_bytes
 
   Entry& entry(const std::string& name) {
     auto it = models.find(name);
@@ -82,7 +84,11 @@ struct Server::Impl {
   void handle(const httplib::Request& req, const std::string& model, httplib::Response& res,
               const std::function<void()>& body, bool needs_token = true) {
     const auto start = Clock::now();
+    const bool large = req.body.size() >= options.large_body_bytes;
+    std::unique_lock<std::timed_mutex> large_turn(large_body_lock, std::defer_lock);
     try {
+      if (large && !large_turn.try_lock_for(std::chrono::duration<double>(options.request_timeout_s)))
+        throw RequestError(503, "busy with other large requests; retry later");
       if (needs_token && !options.token.empty() &&
           !same_secret(req.get_header_value("Authorization"), "Bearer " + options.token)) {
         res.set_header("WWW-Authenticate", "Bearer");
@@ -102,6 +108,10 @@ struct Server::Impl {
       send_error(res, 400, std::string("the model cannot run on this input: ") + e.what_without_backtrace());
     } catch (const std::exception& e) {
       send_error(res, 500, std::string("internal error: ") + e.what());
+    }
+    if (large_turn.owns_lock()) {
+      util::release_free_memory();
+      large_turn.unlock();
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     metrics->request(models.count(model) ? model : "", res.status, seconds);

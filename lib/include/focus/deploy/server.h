@@ -29,6 +29,10 @@ struct ServerOptions {
   size_t max_body_bytes = 16u << 20;        ///< larger bodies get 413
   double request_timeout_s = 30;            ///< socket read/write timeout, and longest wait for a forward call (504)
   int http_threads = 64;                    ///< connections handled at once
+  /// Bodies at least this large are handled one at a time (their JSON is parsed
+  /// into a document many times their size), and free memory is returned to the
+  /// kernel after each; others wait for their turn up to the request timeout (503).
+  size_t large_body_bytes = 1u << 20;
   BatchingOptions batching;
 };
 

@@ -31,17 +31,17 @@ export OMP_NUM_THREADS=1
 
 run_one() {
   local t=$1 corpus="$out/corpus/$1" artifacts="$out/artifacts/$1/"
-  rm -rf "$artifacts"  # findings of an earlier run are in its log
+  rm -rf "$artifacts" "$out/$t.row"  # findings of an earlier run are in its log
   mkdir -p "$corpus" "$artifacts"
   cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   local status=0
   "$BUILD_DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" >"$out/$t.log" 2>&1 || status=$?
   local runs cov
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log" | tail -1)
-  cov=$(grep -oE "cov: [0-9]+" "$out/$t.log" | tail -1 | cut -d' ' -f2)
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log" | tail -1 || true)
+  cov=$(grep -oE "cov: [0-9]+" "$out/$t.log" | tail -1 | cut -d' ' -f2 || true)
   local found
-  found=$(find "$artifacts" -type f | wc -l)
+  found=$(find "$artifacts" -type f | wc -l || true)
   printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "$SECONDS_EACH" "${runs:-?}" "${cov:-?}" "$found" \
     "$([ "$status" -eq 0 ] && echo ok || echo "exit $status: see $out/$t.log")" >"$out/$t.row"
   return 0
@@ -53,7 +53,7 @@ for t in "${TARGETS[@]}"; do
   echo "fuzz.sh: fuzz_$t for ${SECONDS_EACH}s"
   run_one "$t" &
   running=$((running + 1))
-  if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+  if [ "$running" -ge "$JOBS" ]; then wait -n || true; running=$((running - 1)); fi
 done
 wait
 
@@ -62,7 +62,9 @@ wait
   echo
   echo "| target | seconds | inputs run | coverage (edges) | crashes/leaks/timeouts/OOMs saved | result |"
   echo "|---|---|---|---|---|---|"
-  for t in "${TARGETS[@]}"; do cat "$out/$t.row"; done
+  for t in "${TARGETS[@]}"; do
+    if [ -s "$out/$t.row" ]; then cat "$out/$t.row"; else echo "| $t | $SECONDS_EACH | ? | ? | ? | exit ?: no result, see $out/$t.log |"; fi
+  done
 } >"$out/summary.md"
 cat "$out/summary.md"
 ! grep -q "exit " "$out/summary.md"

@@ -27,7 +27,6 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
 void apply_common_flags(const CommonFlags& flags) {
   util::log()->set_level(spdlog::level::from_str(flags.log_level));
   util::configure_allocator(flags.long_running ? util::AllocatorPolicy::return_freed : util::AllocatorPolicy::keep_freed);
-  util::limit_image_decoding();
   const int threads = util::configure_threads(flags.threads);
   util::log()->debug("LibTorch intra-op threads: {}", threads);
 }

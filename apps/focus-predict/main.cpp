@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Predict with a TorchScript classifier: one exported by focus-export, or any TorchScript image\n"
       "classifier (e.g. saved from Python with torch.jit.script / torch.jit.trace).\n"
-      "Inputs: image files and directories (searched recursively for .png .jpg .jpeg .bmp .webp .tif .pgm\n"
-      ".ppm), --text, --text-file (one text per line, '-' for stdin) or --jsonl (a text field and/or an image\n"
+      "Inputs: image files and directories (searched recursively for .png .jpg .jpeg .bmp .webp .pgm\n"
+      ".ppm .pbm .pnm), --text, --text-file (one text per line, '-' for stdin) or --jsonl (a text field and/or an image\n"
       "path relative to the file). Image + text models pair images with texts in order, or read both from\n"
       "--jsonl. Images are converted to the model's channels, resized (area interpolation) to its size and\n"
       "normalised; texts are tokenized and truncated as in training.\n"

@@ -94,11 +94,27 @@ TEST_CASE("image decoding refuses headers that declare too many pixels", "[data]
   std::ofstream(dir / "a/bomb.png", std::ios::binary) << png_header(20000, 20000);
   CHECK_THROWS_WITH(focus::data::read_image_folder(dir.path().string()),
                     Catch::Contains("bomb.png") && Catch::Contains("declares 400000000 pixels"));
-  // Formats without a checked header rely on OpenCV's limit (util::limit_image_decoding, set in
-  // tests/main.cpp as in the apps): 10000 x 10000 is refused, not allocated.
+  // PNM: sizes in ASCII after comments; 10000 x 10000 is refused before OpenCV allocates it.
+  CHECK(declared_pixels("P5 # a comment\n 640\t480\n255\n") == 307200);
+  CHECK(declared_pixels("P6\n99999999999999999999 2\n") == INT64_MAX);
   const std::string pgm = "P5\n10000 10000\n255\n" + std::string(64, '\x7f');
   CHECK_THROWS_WITH(focus::data::decode_image_bytes(pgm, "big.pgm", cv::IMREAD_GRAYSCALE),
-                    Catch::Contains("big.pgm") && Catch::Contains("not a decodable image"));
+                    Catch::Contains("big.pgm") && Catch::Contains("declares 100000000 pixels"));
+  // WebP: lossy (VP8), lossless (VP8L) and extended (VP8X) headers.
+  auto webp = [](const std::string& chunk, const std::string& payload) {
+    std::string b = "RIFF" + std::string(4, '\0') + "WEBP" + chunk + std::string(4, '\0') + payload;
+    b.resize(40, '\0');
+    return b;
+  };
+  CHECK(declared_pixels(webp("VP8 ", std::string("\0\0\0\x9D\x01\x2A\x40\x01\xF0\x00", 10))) == 320 * 240);
+  CHECK(declared_pixels(webp("VP8L", std::string("\x2F\x3F\xC0\x3B\x00", 5))) == 64 * 240);  // 63 | 239 << 14
+  CHECK(declared_pixels(webp("VP8X", std::string("\0\0\0\0\xFF\xFF\x00\xFF\xFF\x00", 10))) == 65536LL * 65536);
+  // Formats whose size Focus cannot check are refused (OpenCV's own limit is 16x larger and fixed
+  // when its library loads): TIFF, GIF, a JPEG without a frame header.
+  CHECK_THROWS_WITH(focus::data::decode_image_bytes(std::string("II*\0\x08\0\0\0", 8), "a.tif", cv::IMREAD_COLOR),
+                    Catch::Contains("a.tif: not a decodable image (not PNG, JPEG, BMP, WebP or PNM data"));
+  // JPEG with stray bytes between segments (libjpeg skips them, so must the check).
+  CHECK(declared_pixels(std::string("\xFF\xD8\xFF\xE0\0\x02" "junk" "\xFF\xC0\0\x11\x08\x01\x2C\0\xC8", 19)) == 60000);
   const std::string small = "P5\n4 2\n255\n" + std::string(8, '\x7f');
   CHECK(focus::data::decode_image_bytes(small, "small.pgm", cv::IMREAD_GRAYSCALE).cols == 4);
 }

@@ -13,7 +13,7 @@ if ! mount -t tmpfs -o size=1m focus-e2e "$full" 2>/dev/null; then
   echo "SKIP: cannot mount a tmpfs here (needs root); the disk-full and read-only checks did not run"
   exit 77
 fi
-trap 'umount "$full" 2>/dev/null; umount "$ro" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'umount "$full" 2>/dev/null || umount -l "$full" 2>/dev/null; umount "$ro" 2>/dev/null || umount -l "$ro" 2>/dev/null; rm -rf "$WORK"' EXIT
 mount --bind "$ro_source" "$ro"
 mount -o remount,ro,bind "$ro"
 touch "$ro/probe" 2>/dev/null && fail "the read-only bind mount is writable"
@@ -28,7 +28,8 @@ no_temporaries() {  # no .<name>.tmp<random> file of an atomic write is left beh
 # A reference run on the normal disk (also the run the read-only checks use).
 umount "$ro"
 "$FOCUS_TRAIN" "${args[@]}" --out "$ro_source/run" > /dev/null
-mount --bind "$ro_source" "$ro" && mount -o remount,ro,bind "$ro"
+mount --bind "$ro_source" "$ro"
+mount -o remount,ro,bind "$ro"
 
 # --- Read-only output: each app that writes says so and exits 1.
 ro_regex="Read-only file system"

@@ -4,13 +4,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "../../lib/src/data/image_decode.h"
-#include "focus/util/runtime.h"
 #include "fuzz_common.h"
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  focus::util::limit_image_decoding();
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace focus;
@@ -24,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::require(!image.empty() && image.isContinuous(), "a decoded image is non-empty and continuous");
     fuzz::require(image.channels() == channels && image.depth() == CV_8U, "the requested uint8 channels");
     if (image_size > 0) fuzz::require(image.rows == image_size && image.cols == image_size, "resized to the size asked");
-    fuzz::require(declared <= data::kMaxDecodedPixels, "no image above the pixel limit is decoded");
+    fuzz::require(declared >= 0 && declared <= data::kMaxDecodedPixels, "only checked headers within the limit are decoded");
+    if (image_size == 0)
+      fuzz::require(static_cast<int64_t>(image.total()) <= data::kMaxDecodedPixels, "no image above the pixel limit is decoded");
   }
   return 0;
 }

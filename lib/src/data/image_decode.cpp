@@ -16,9 +16,9 @@ uint32_t big_endian(std::string_view b, size_t at, int n) {
   return v;
 }
 
-uint32_t little_endian32(std::string_view b, size_t at) {
+uint32_t little_endian(std::string_view b, size_t at, int n) {
   uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
   return v;
 }
 
@@ -41,7 +41,7 @@ int64_t bmp_pixels(std::string_view b) {
   // (signed 32-bit; a negative height means top-down rows). Width and height are
   // 16-bit fields in the old 12-byte BITMAPCOREHEADER.
   if (b.size() < 26) return -1;
-  const uint32_t info = little_endian32(b, 14);
+  const uint32_t info = little_endian(b, 14, 4);
   if (info == 12)
     return area(static_cast<uint64_t>(static_cast<unsigned char>(b[18]) | static_cast<unsigned char>(b[19]) << 8),
                 static_cast<uint64_t>(static_cast<unsigned char>(b[20]) | static_cast<unsigned char>(b[21]) << 8));
@@ -49,7 +49,7 @@ int64_t bmp_pixels(std::string_view b) {
     const auto s = static_cast<int64_t>(static_cast<int32_t>(v));
     return static_cast<uint64_t>(s < 0 ? -s : s);
   };
-  return area(magnitude(little_endian32(b, 18)), magnitude(little_endian32(b, 22)));
+  return area(magnitude(little_endian(b, 18, 4)), magnitude(little_endian(b, 22, 4)));
 }
 
 int64_t jpeg_pixels(std::string_view b) {
@@ -57,7 +57,10 @@ int64_t jpeg_pixels(std::string_view b) {
   // DHT C4, JPG C8 and DAC CC): FF Cn, length, precision, height, width.
   size_t at = 2;
   while (at + 1 < b.size()) {
-    if (static_cast<unsigned char>(b[at]) != 0xFF) return -1;
+    if (static_cast<unsigned char>(b[at]) != 0xFF) {  // stray bytes between segments: libjpeg skips them too
+      ++at;
+      continue;
+    }
     const auto marker = static_cast<unsigned char>(b[at + 1]);
     if (marker == 0xFF) {  // fill byte before a marker
       ++at;
@@ -80,6 +83,55 @@ int64_t jpeg_pixels(std::string_view b) {
   return -1;
 }
 
+int64_t webp_pixels(std::string_view b) {
+  // RIFF container, then the first chunk: "VP8 " (lossy: frame tag, start code
+  // 9D 01 2A, 14-bit width and height), "VP8L" (lossless: signature 0x2F, then
+  // width-1 and height-1 in 14 bits each) or "VP8X" (extended: canvas
+  // width-1 and height-1 in 24 bits each).
+  if (b.size() < 30) return -1;
+  const std::string_view chunk = b.substr(12, 4);
+  if (chunk == "VP8 ") {
+    if (static_cast<unsigned char>(b[23]) != 0x9D || static_cast<unsigned char>(b[24]) != 0x01 ||
+        static_cast<unsigned char>(b[25]) != 0x2A)
+      return -1;
+    return area(little_endian(b, 26, 2) & 0x3FFF, little_endian(b, 28, 2) & 0x3FFF);
+  }
+  if (chunk == "VP8L") {
+    if (static_cast<unsigned char>(b[20]) != 0x2F) return -1;
+    const uint32_t bits = little_endian(b, 21, 4);
+    return area((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1);
+  }
+  if (chunk == "VP8X") return area(little_endian(b, 24, 3) + uint64_t{1}, little_endian(b, 27, 3) + uint64_t{1});
+  return -1;
+}
+
+int64_t pnm_pixels(std::string_view b) {
+  // "P1".."P6", then width and height in ASCII decimal, separated by whitespace
+  // and "#" comments running to the end of the line.
+  size_t at = 2;
+  uint64_t size[2] = {0, 0};
+  for (uint64_t& value : size) {
+    for (;;) {
+      if (at >= b.size()) return -1;
+      if (b[at] == '#') {
+        while (at < b.size() && b[at] != '\n' && b[at] != '\r') ++at;
+      } else if (b[at] == ' ' || b[at] == '\t' || b[at] == '\n' || b[at] == '\r' || b[at] == '\v' || b[at] == '\f') {
+        ++at;
+      } else {
+        break;
+      }
+    }
+    const size_t start = at;
+    while (at < b.size() && b[at] >= '0' && b[at] <= '9') {
+      if (at - start >= 12) return INT64_MAX;  // more digits than any real image has
+      value = value * 10 + static_cast<uint64_t>(b[at] - '0');
+      ++at;
+    }
+    if (at == start) return -1;
+  }
+  return area(size[0], size[1]);
+}
+
 }  // namespace
 
 int64_t declared_pixels(std::string_view b) {
@@ -88,12 +140,16 @@ int64_t declared_pixels(std::string_view b) {
   if (b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8 &&
       static_cast<unsigned char>(b[2]) == 0xFF)
     return jpeg_pixels(b);
+  if (b.size() >= 12 && b.substr(0, 4) == "RIFF" && b.substr(8, 4) == "WEBP") return webp_pixels(b);
+  if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6') return pnm_pixels(b);
   return -1;
 }
 
 cv::Mat decode_image_bytes(std::string_view bytes, const std::string& origin, int flags) {
   if (bytes.empty()) throw Error(origin + ": empty image data");
   const int64_t pixels = declared_pixels(bytes);
+  if (pixels < 0)
+    throw Error(origin + ": not a decodable image (not PNG, JPEG, BMP, WebP or PNM data, or its header is cut short)");
   if (pixels > kMaxDecodedPixels)
     throw Error(origin + ": the image declares " + std::to_string(pixels) + " pixels, more than the " +
                 std::to_string(kMaxDecodedPixels) + " accepted");
@@ -105,7 +161,7 @@ cv::Mat decode_image_bytes(std::string_view bytes, const std::string& origin, in
   } catch (const cv::Exception& e) {
     throw Error(origin + ": not a decodable image (" + e.what() + ")");
   }
-  if (image.empty()) throw Error(origin + ": not a decodable image (expected PNG, JPEG, BMP or another format OpenCV reads)");
+  if (image.empty()) throw Error(origin + ": not a decodable image (corrupt or truncated data)");
   return image;
 }
 

@@ -15,17 +15,18 @@ namespace focus::data {
 /// small file must not make the decoder allocate gigabytes.
 inline constexpr int64_t kMaxDecodedPixels = 64LL << 20;
 
-/// Width x height as declared by a PNG (IHDR), JPEG (first SOFn frame header)
-/// or BMP (BITMAPINFOHEADER) header; -1 when `bytes` is none of these formats
-/// or its header is cut short or malformed. Never overflows.
+/// Width x height as declared by a PNG (IHDR), JPEG (first SOFn frame
+/// header), BMP (info header), WebP (VP8, VP8L or VP8X chunk) or PNM (P1..P6)
+/// header; -1 when `bytes` is none of these formats or its header is cut
+/// short or malformed. Saturates instead of overflowing.
 int64_t declared_pixels(std::string_view bytes);
 
-/// Decodes `bytes` with OpenCV imdecode `flags`. A PNG, JPEG or BMP header
-/// must declare at most kMaxDecodedPixels; other formats (WebP, TIFF, PNM)
-/// rely on OpenCV's own limit, which the apps set to the same figure
-/// (util::limit_image_decoding). Throws focus::Error naming `origin` for
-/// empty data, a header that declares too many pixels, or data the decoder
-/// rejects.
+/// Decodes `bytes` with OpenCV imdecode `flags`. Only the formats whose header
+/// declared_pixels reads are accepted, and the header must declare at most
+/// kMaxDecodedPixels: OpenCV's own limit is read when its library loads, too
+/// early for a program to set, and is 16 times larger. Throws focus::Error
+/// naming `origin` for empty data, another format, a header that declares too
+/// many pixels, or data the decoder rejects.
 cv::Mat decode_image_bytes(std::string_view bytes, const std::string& origin, int flags);
 
 /// decode_image_bytes of the file's contents, converted to `channels`

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& image_extensions() {
   static const std::vector<std::string> extensions = {".png", ".jpg", ".jpeg", ".bmp", ".webp",
-                                                      ".tif", ".tiff", ".pgm", ".ppm", ".pbm"};
+                                                      ".pgm", ".ppm", ".pbm", ".pnm"};
   return extensions;
 }
 

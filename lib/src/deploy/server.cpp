@@ -84,17 +84,19 @@ struct Server::Impl {
   void handle(const httplib::Request& req, const std::string& model, httplib::Response& res,
               const std::function<void()>& body, bool needs_token = true) {
     const auto start = Clock::now();
-    const bool large = req.body.size() >= options.large_body_bytes;
+    size_t body_bytes = req.body.size();  // multipart uploads are held in req.files instead
+    for (const auto& part : req.files) body_bytes += part.second.content.size();
     std::unique_lock<std::timed_mutex> large_turn(large_body_lock, std::defer_lock);
     try {
-      if (large && !large_turn.try_lock_for(std::chrono::duration<double>(options.request_timeout_s)))
-        throw RequestError(503, "busy with other large requests; retry later");
       if (needs_token && !options.token.empty() &&
           !same_secret(req.get_header_value("Authorization"), "Bearer " + options.token)) {
         res.set_header("WWW-Authenticate", "Bearer");
         throw RequestError(401, req.has_header("Authorization") ? "wrong bearer token"
                                                                 : "missing bearer token (Authorization: Bearer <token>)");
       }
+      if (body_bytes >= options.large_body_bytes &&
+          !large_turn.try_lock_for(std::chrono::duration<double>(options.request_timeout_s)))
+        throw RequestError(503, "busy with other large requests; retry later");
       body();
     } catch (const RequestError& e) {
       send_error(res, e.status(), e.what());

@@ -46,8 +46,10 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot write " + path.string() + ": " + errno_text());
   write_all(fd, data, path, tmp);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = errno_text();
+  const bool synced = ::fsync(fd) == 0;
+  const std::string sync_error = synced ? "" : errno_text();
+  if (::close(fd) != 0 || !synced) {  // the descriptor is closed either way
+    const std::string why = synced ? errno_text() : sync_error;
     ::unlink(tmp.c_str());
     throw Error("cannot write " + path.string() + ": " + why);
   }

@@ -32,6 +32,8 @@ int configure_threads(int threads) {
 void configure_allocator(AllocatorPolicy policy) {
 #ifdef M_MMAP_THRESHOLD
   if (policy == AllocatorPolicy::return_freed) {
+    // Blocks of 1 MiB and more are mmap-ed and go back to the kernel when
+    // freed; the heap is trimmed above 2 MiB of free space at its top.
     mallopt(M_MMAP_MAX, 65536);  // glibc's default
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
@@ -52,8 +54,6 @@ void release_free_memory() {
   malloc_trim(0);
 #endif
 }
-
-void limit_image_decoding() { ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "67108864", /*overwrite=*/0); }
 
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);

@@ -30,13 +30,6 @@ void configure_allocator(AllocatorPolicy policy = AllocatorPolicy::keep_freed);
 /// elsewhere. For a server after an unusually large request.
 void release_free_memory();
 
-/// Caps the images OpenCV decodes at 64 Mi pixels (OPENCV_IO_MAX_IMAGE_PIXELS,
-/// unless the environment already sets it), the figure the library checks in
-/// PNG, JPEG and BMP headers, so that a small WebP or TIFF file declaring a
-/// huge size cannot make the decoder allocate gigabytes either. OpenCV reads
-/// the setting once, at its first decode: call this before. Process-wide:
-/// called by the apps.
-void limit_image_decoding();
 /// Resolves "auto", "cpu", "cuda" or "cuda:N" to a device; "auto" picks CUDA
 /// when LibTorch was built with it and a GPU is present. Throws focus::Error
 /// for an unknown name or an unavailable CUDA device.

@@ -13,14 +13,15 @@ namespace focus::deploy {
 
 struct RawExample {
   std::string name;   ///< for messages and output (a file name, "line 3", ...)
-  std::string image;  ///< encoded image bytes (PNG, JPEG, BMP, ...); image models
+  std::string image;  ///< encoded image bytes (PNG, JPEG, BMP, WebP or PNM); image models
   std::string text;   ///< the text; text models
   std::string image_path;  ///< read when `image` is empty (so that a large directory is read batch by batch)
 };
 
 /// [C, H, W] float, normalised. Throws focus::Error naming `origin` for bytes
-/// that are not a decodable image, or a PNG/JPEG/BMP header claiming more than
-/// kMaxImagePixels (a small file must not make the decoder allocate gigabytes).
+/// that are not a decodable PNG, JPEG, BMP, WebP or PNM image, or whose header
+/// declares more than kMaxImagePixels (a small file must not make the decoder
+/// allocate gigabytes; other formats are refused, since their size is not checked).
 inline constexpr int64_t kMaxImagePixels = 64LL << 20;
 torch::Tensor image_tensor(std::string_view bytes, const std::string& origin, const ScriptMetadata& metadata);
 /// Throws focus::Error naming `origin` when the image's size or channel count

@@ -45,7 +45,8 @@ def rss_kib():
 def main():
     stop = time.time() + SECONDS
     lock = threading.Lock()
-    stats = {"valid": 0, "valid_errors": 0, "malformed": 0, "malformed_5xx": 0, "other": 0}
+    stats = {"valid": 0, "valid_errors": 0, "malformed": 0, "malformed_5xx": 0, "other": 0, "stale_connection_retries": 0}
+    error_kinds = {}  # what the failed valid requests got
     latency = []
     reference = serve_abuse.good()
 
@@ -57,13 +58,27 @@ def main():
             try:
                 if r < 0.7:
                     t = time.perf_counter()
-                    conn.request("POST", f"/v2/models/{MODEL}/infer", json.dumps(serve_abuse.valid_body()), AUTH)
+                    body = json.dumps(serve_abuse.valid_body())
+                    try:
+                        conn.request("POST", f"/v2/models/{MODEL}/infer", body, AUTH)
+                    except (BrokenPipeError, ConnectionResetError):
+                        # The server closes keep-alive connections idle for 5 s (a worker
+                        # busy with slow malformed requests leaves its own idle); like
+                        # HTTP client libraries, send again once on a fresh connection.
+                        conn.close()
+                        conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
+                        with lock:
+                            stats["stale_connection_retries"] += 1
+                        conn.request("POST", f"/v2/models/{MODEL}/infer", body, AUTH)
                     resp = conn.getresponse()
                     data = resp.read()
                     ok = resp.status == 200 and close_to(json.loads(data)["outputs"], reference)
                     with lock:
                         stats["valid"] += 1
                         stats["valid_errors"] += 0 if ok else 1
+                        if not ok:
+                            kind = f"HTTP {resp.status}: {data[:80].decode(errors='replace')}"
+                            error_kinds[kind] = error_kinds.get(kind, 0) + 1
                         latency.append((time.perf_counter() - t) * 1000)
                 elif r < 0.9:
                     status = serve_abuse.one_malformed(rng.choice(serve_abuse.KINDS))
@@ -75,11 +90,14 @@ def main():
                     conn.getresponse().read()
                     with lock:
                         stats["other"] += 1
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
                 with lock:
                     stats["valid_errors"] += 1 if r < 0.7 else 0
+                    if r < 0.7:
+                        kind = type(e).__name__
+                        error_kinds[kind] = error_kinds.get(kind, 0) + 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
     for t in threads:
@@ -94,10 +112,12 @@ def main():
     samples.append((round(time.time() - start, 1), rss_kib()))
     warm = [kib for at, kib in samples if at >= 0.2 * SECONDS][0]
     latency.sort()
-    print(json.dumps({"seconds": SECONDS, "threads": THREADS, **stats,
+    print(json.dumps({"seconds": SECONDS, "threads": THREADS, **stats, "valid_error_kinds": error_kinds,
                       "p50_ms": round(latency[len(latency) // 2], 2), "p99_ms": round(latency[int(len(latency) * 0.99)], 2),
                       "rss_after_warmup_kib": warm, "rss_end_kib": samples[-1][1],
-                      "rss_growth_percent": round(100 * (samples[-1][1] / warm - 1), 2), "rss_samples": samples}))
+                      "rss_growth_percent": round(100 * (samples[-1][1] / warm - 1), 2),
+                      "rss_max_after_warmup_kib": max(kib for at, kib in samples if at >= 0.2 * SECONDS),
+                      "rss_samples": samples}))
     return 0 if stats["valid_errors"] == 0 and stats["malformed_5xx"] == 0 else 1
 
 

@@ -25,6 +25,7 @@
 #include "focus/models/factory.h"
 #include "focus/train/optimizer.h"
 #include "focus/train/recipe.h"
+#include "focus/train/trainer.h"
 #include "focus/util/error.h"
 #include "focus/util/runtime.h"
 
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
     auto model = focus::models::build_model(recipe.model, input, "recipe: model");
     const auto kind = focus::models::input_kind(focus::models::architecture_of(recipe.model, "model"));
     const int64_t length = k["length"] > 0 ? k["length"] : input.max_length;
+    if (recipe.train.channels_last) focus::train::to_channels_last(*model);  // as the Trainer does
     auto optimizer = focus::train::make_optimizer(*model, recipe.train.optimizer);
 
     // Training: forward, loss, backward, optimizer step on one fixed batch.

@@ -84,6 +84,23 @@ if [ "$what" = train ] || [ "$what" = fashion ] || [ "$what" = all ]; then
   cmake --build build > /dev/null
   header "" ""
   for recipe in fashion-attncnn fashion-cnn fashion-vit; do bench_run "$recipe" "$recipe"; done
+  # The same CNN runs evaluated four ways: the best validation epoch's weights
+  # (the table above) or the last epoch's, each without and with flip
+  # test-time augmentation.
+  echo | tee -a "$out/summary.md"
+  echo "| run | best.pt | best.pt + flip TTA | checkpoint.pt (last epoch) | last + flip TTA |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  for recipe in fashion-attncnn fashion-cnn; do
+    row="| $recipe |"
+    for variant in "best.pt none" "best.pt flip" "checkpoint.pt none" "checkpoint.pt flip"; do
+      read -r checkpoint tta <<< "$variant"
+      dir=runs/bench-$recipe/eval-${checkpoint%.pt}-$tta
+      build/apps/focus-eval --run "runs/bench-$recipe" --checkpoint "$checkpoint" --tta "$tta" --out "$dir" \
+        --threads "$threads" > "$out/$recipe-eval-${checkpoint%.pt}-$tta.log" 2>&1
+      row="$row $(awk -v a="$(field "$dir/eval.json" accuracy)" 'BEGIN { printf "%.2f%%", a * 100 }') |"
+    done
+    echo "$row" | tee -a "$out/summary.md"
+  done
 fi
 
 if [ "$what" = text ] || [ "$what" = all ]; then

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  focus-eval --run runs/fashion\n"
       "  focus-eval --run runs/fashion --split val\n"
+      "  focus-eval --run runs/fashion --tta flip\n"
       "  focus-eval --run runs/spam\n"
       "  focus-eval --run runs/clevr-cross --group-by subtype\n"
       "  focus-eval --run runs/a --ensemble runs/b runs/c --out runs/ensemble",
@@ -42,6 +43,12 @@ int main(int argc, char** argv) {
                  "Field of the text/manifest records whose values group the examples (accuracy per group; "
                  "default: the recipe's group_field)");
   app.add_option("--topk", request.topk, "Top-k accuracies to report")->capture_default_str();
+  app.add_option("--tta", request.tta,
+                 "Test-time augmentation: none, or flip (average the probabilities of each image and its "
+                 "left-right mirror image; image classification runs only, and meant for models trained with "
+                 "horizontal flips)")
+      ->check(CLI::IsMember({"none", "flip"}))
+      ->capture_default_str();
   focus::apps::add_common_flags(app, common);
 
   return focus::apps::run_app(app, argc, argv, [&] {

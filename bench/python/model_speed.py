@@ -71,6 +71,8 @@ def main(argv):
     model = models.build(recipe["model"], spec)
     arch = recipe["model"]["arch"]
     length = k["length"] or spec["max_length"]
+    if recipe.get("train", {}).get("channels_last", False):  # as focus::train::Trainer does
+        model = model.to(memory_format=torch.channels_last)
     optimizer = optimizer_for(model, recipe.get("train", {}).get("optimizer", {}))
 
     inputs, targets = synthetic(arch, spec, k["batch"], length, k["questions_per_image"])

@@ -54,6 +54,8 @@ pass "text run resumed: same validation loss as an uninterrupted run ($a)"
 "$FOCUS_EVAL" --run "$WORK/han" --threads 2 > /dev/null
 [ -s "$WORK/han/eval.json" ] || fail "HAN run was not evaluated"
 pass "hierarchical attention network trained and evaluated"
+expect_failure "focus-eval --tta flip on a text run" "needs an image classification run" \
+  "$FOCUS_EVAL" --run "$WORK/han" --tta flip --threads 2
 
 # Masked-LM pretraining, then a classifier that starts from its encoder.
 "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-mlm.json" --out "$WORK/mlm" "${SMALL[@]}" "${TINY_MODEL[@]}" \

@@ -34,6 +34,16 @@ vcount=$(json_get "$WORK/run/val-eval.json" count)
 [ "$vcount" = "300" ] || fail "validation split has $vcount images, expected 300 (10% of 3000)"
 pass "validation split evaluated ($vcount images)"
 
+# Flip test-time augmentation: its own output directory, recorded in eval.json, a different NLL.
+"$FOCUS_EVAL" --run "$WORK/run" --tta flip --out "$WORK/tta" --threads 2 > /dev/null
+grep -q '"tta": "flip"' "$WORK/tta/eval.json" || fail "--tta flip is not recorded in eval.json"
+grep -q '"tta": "none"' "$WORK/run/eval.json" || fail "eval.json without --tta does not say tta none"
+tacc=$(json_get "$WORK/tta/eval.json" accuracy)
+[ "$(json_get "$WORK/tta/eval.json" nll)" != "$(json_get "$WORK/run/eval.json" nll)" ] ||
+  fail "--tta flip gave the same NLL as plain evaluation: the mirror images were not used"
+awk -v a="$tacc" 'BEGIN { exit !(a > 0.6) }' || fail "accuracy with --tta flip $tacc is not above 0.6"
+pass "flip test-time augmentation: accuracy $tacc (plain $acc)"
+
 # A second run with another seed, then an ensemble of both.
 "$FOCUS_TRAIN" --recipe "$RECIPE" --out "$WORK/run2" --seed 7 --set train.epochs=1 "${QUICK[@]}" > /dev/null
 "$FOCUS_EVAL" --run "$WORK/run" --ensemble "$WORK/run2" --threads 2 > /dev/null

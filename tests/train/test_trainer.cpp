@@ -5,6 +5,7 @@
 
 #include "focus/data/image_batch_source.h"
 #include "focus/models/factory.h"
+#include "focus/train/inference.h"
 #include "focus/train/trainer.h"
 #include "temp_dir.h"
 
@@ -114,4 +115,82 @@ TEST_CASE("Early stopping stops after `patience` epochs without improvement", "[
   CHECK(r.stopped_early);
   CHECK(r.state.epoch == 3);
   CHECK(r.state.best_epoch == 1);
+}
+
+TEST_CASE("to_channels_last converts the 4-d tensors and keeps their values", "[train]") {
+  auto model = small_model();
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : model->named_parameters()) before[p.key()] = p.value().clone();
+  int64_t to_convert = 0;  // 4-d weights not already in channels-last order (a 1-channel stem's is both)
+  for (const auto& p : model->parameters())
+    to_convert += p.dim() == 4 && !p.is_contiguous(torch::MemoryFormat::ChannelsLast);
+  REQUIRE(to_convert > 0);
+  CHECK(train::to_channels_last(*model) == to_convert);
+  CHECK(train::to_channels_last(*model) == 0);  // already converted
+  for (const auto& p : model->named_parameters()) {
+    INFO(p.key());
+    if (p.value().dim() == 4) CHECK(p.value().is_contiguous(torch::MemoryFormat::ChannelsLast));
+    CHECK(torch::equal(p.value(), before[p.key()]));
+    CHECK(p.value().requires_grad());
+  }
+}
+
+TEST_CASE("Channels-last training resumes exactly and matches the default memory order", "[train]") {
+  testing::TempDir a_dir, b_dir, c_dir;
+  auto s = make_setup(2);
+  s.config.channels_last = true;
+  auto a = small_model();
+  train::Trainer(a, s.config, torch::kCPU, util::RunDirectory::create(a_dir.path())).fit(*s.train, *s.val, {});
+  for (const auto& p : a->parameters())
+    if (p.dim() == 4) CHECK(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+
+  auto b = small_model();
+  train::FitOptions first;
+  first.stop_after_epoch = 1;
+  train::Trainer(b, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, first);
+  auto c = small_model();
+  train::FitOptions resume;
+  resume.resume = true;
+  train::Trainer(c, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, resume);
+
+  auto plain_config = s.config;
+  plain_config.channels_last = false;
+  auto d = small_model();
+  train::Trainer(d, plain_config, torch::kCPU, util::RunDirectory::create(c_dir.path())).fit(*s.train, *s.val, {});
+
+  auto pa = a->named_parameters(), pc = c->named_parameters(), pd = d->named_parameters();
+  for (const auto& p : pa) {
+    INFO(p.key());
+    if (p.value().dim() == 4) CHECK(pc[p.key()].is_contiguous(torch::MemoryFormat::ChannelsLast));
+    CHECK(torch::allclose(p.value(), pc[p.key()], 1e-5, 1e-6));  // resumed == uninterrupted
+    CHECK(torch::allclose(p.value(), pd[p.key()], 1e-3, 1e-4));  // only rounding differs from NCHW
+  }
+}
+
+TEST_CASE("Flip test-time augmentation averages the probabilities of each image and its mirror image", "[train]") {
+  auto s = make_setup(0);
+  auto model = small_model();
+  model->eval();
+  train::InferenceOptions flip;
+  flip.average_flipped = true;
+  const auto plain = train::run_inference(*model, *s.val, torch::kCPU);
+  const auto tta = train::run_inference(*model, *s.val, torch::kCPU, flip);
+  REQUIRE(tta.count == s.val->size());
+
+  std::vector<torch::Tensor> expected, targets;
+  auto stream = s.val->epoch(0, 0);
+  torch::NoGradGuard no_grad;
+  while (auto batch = stream->next()) {
+    auto mirrored = *batch;
+    mirrored.inputs = batch->inputs.flip({3});
+    expected.push_back((torch::softmax(model->forward(*batch), 1) + torch::softmax(model->forward(mirrored), 1)) / 2);
+    targets.push_back(batch->targets);
+  }
+  const auto p = torch::cat(expected);
+  CHECK(torch::allclose(tta.probabilities, p, 1e-5, 1e-6));
+  CHECK_FALSE(torch::allclose(tta.probabilities, plain.probabilities, 1e-3, 1e-4));  // the mirror image counted
+  CHECK(tta.targets.equal(torch::cat(targets)));
+  const double nll = -p.gather(1, tta.targets.unsqueeze(1)).log().mean().item<double>();
+  CHECK(tta.loss == Approx(nll).epsilon(1e-4));
+  CHECK(tta.accuracy == Approx(p.argmax(1).eq(tta.targets).to(torch::kDouble).mean().item<double>()));
 }

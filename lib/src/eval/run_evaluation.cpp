@@ -63,6 +63,8 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
     throw Error("unknown split '" + request.split + "': expected test, val or train");
   for (int k : request.topk)
     if (k < 1) throw Error("--topk values must be at least 1, got " + std::to_string(k));
+  if (request.tta != "none" && request.tta != "flip")
+    throw Error("unknown test-time augmentation '" + request.tta + "': expected none or flip");
   const torch::Device device = util::resolve_device(request.device);
 
   torch::Tensor probability_sum, targets;
@@ -85,7 +87,14 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
     auto& source = data.source;
     if (groups.empty()) groups = data.groups;
     util::log()->info("evaluating {} on {} ({} examples)", run_dir, request.split, source->size());
-    auto result = train::run_inference(*run.model, *source, device);
+    train::InferenceOptions inference;
+    if (request.tta == "flip") {
+      if (run.recipe.task != train::kImageClassification)
+        throw Error(run_dir + ": --tta flip needs an image classification run; this run's task is " + run.recipe.task +
+                    " (mirroring would change what a text or a question about positions means)");
+      inference.average_flipped = true;
+    }
+    auto result = train::run_inference(*run.model, *source, device, inference);
     if (!result.probabilities.defined()) throw Error("split '" + request.split + "' of " + run_dir + " is empty");
     if (!probability_sum.defined()) {
       probability_sum = result.probabilities.clone();
@@ -106,6 +115,7 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
       }
     }
   }
+  extra["tta"] = request.tta;
   auto probs = (probability_sum / static_cast<double>(request.runs.size())).contiguous();
   std::vector<float> p(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
   std::vector<int64_t> labels(targets.data_ptr<int64_t>(), targets.data_ptr<int64_t>() + targets.numel());
@@ -121,6 +131,7 @@ EvaluationSummary run_evaluation(const EvaluationRequest& request) {
   json["split"] = request.split;
   json["runs"] = request.runs;
   json["checkpoint"] = request.checkpoint;
+  json["tta"] = request.tta;
   if (!groups.empty()) {
     json["groups"] = group_accuracy(p, labels, static_cast<int64_t>(class_names.size()), groups);
     extra["accuracy_by_group"] = json["groups"];

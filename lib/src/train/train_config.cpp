@@ -27,6 +27,7 @@ TrainConfig parse_train_config(const util::Json& json, const std::string& contex
   r.read("label_smoothing", c.label_smoothing).read("grad_clip_norm", c.grad_clip_norm);
   r.read_choice("monitor", c.monitor, {"val_accuracy", "val_loss"});
   r.read("patience", c.patience).read("min_delta", c.min_delta).read("seed", c.seed);
+  r.read("channels_last", c.channels_last);
   r.finish();
   if (c.epochs < 1) throw Error(r.where("epochs") + ": expected at least 1, found " + std::to_string(c.epochs));
   if (c.batch_size < 1 || c.eval_batch_size < 1) throw Error(context + ": batch sizes must be at least 1");
@@ -45,7 +46,8 @@ util::Json to_json(const TrainConfig& c) {
           {"schedule", {{"name", c.schedule.name}, {"warmup_epochs", c.schedule.warmup_epochs},
                         {"min_lr_ratio", c.schedule.min_lr_ratio}}},
           {"label_smoothing", c.label_smoothing}, {"grad_clip_norm", c.grad_clip_norm}, {"monitor", c.monitor},
-          {"patience", c.patience}, {"min_delta", c.min_delta}, {"seed", c.seed}};
+          {"patience", c.patience}, {"min_delta", c.min_delta}, {"seed", c.seed},
+          {"channels_last", c.channels_last}};
 }
 
 }  // namespace focus::train

@@ -33,12 +33,26 @@ std::string fallback_hint(const util::RunDirectory& run, const std::string& fail
   }
 }
 
+int64_t to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  int64_t converted = 0;
+  auto convert = [&converted](torch::Tensor& t) {
+    if (!t.defined() || t.dim() != 4 || t.is_contiguous(torch::MemoryFormat::ChannelsLast)) return;
+    t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
+    ++converted;
+  };
+  for (auto& p : module.parameters()) convert(p);
+  for (auto& b : module.buffers()) convert(b);
+  return converted;
+}
+
 Trainer::Trainer(std::shared_ptr<models::Classifier> model, TrainConfig config, torch::Device device,
                  util::RunDirectory run)
     : model_(std::move(model)), config_(std::move(config)), device_(device), run_(std::move(run)) {}
 
 FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& val, const FitOptions& options) {
   model_->to(device_);
+  if (config_.channels_last) to_channels_last(*model_);
   auto optimizer = make_optimizer(*model_, config_.optimizer);
   const bool higher_is_better = config_.monitor == "val_accuracy";
   auto patience_exhausted = [this](const LoopState& s) {
@@ -54,6 +68,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
       throw Error(std::string(e.what()) + fallback_hint(run_, options.resume_from));
     }
     log.load(state.epoch);
+    if (config_.channels_last) to_channels_last(*model_);  // the checkpoint's tensors came with their own layout
     util::log()->info("resumed from {} after epoch {}", run_.file(options.resume_from).string(), state.epoch);
   }
   std::unique_ptr<GradientSync> sync;
@@ -144,7 +159,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                         {"train_seconds", train_time}};
     double monitored;
     if (val.size() > 0) {
-      const auto v = run_inference(*model_, val, device_, /*keep_probabilities=*/false);
+      const auto v = run_inference(*model_, val, device_, {/*keep_probabilities=*/false});
       if (!std::isfinite(v.loss))
         throw Error("validation loss is " + std::to_string(v.loss) + " at epoch " + std::to_string(epoch) +
                     " (the model diverged: lower train.optimizer.lr or set train.grad_clip_norm)");

@@ -18,6 +18,9 @@ struct EvaluationRequest {
   int64_t batch_size = 0;                ///< 0 = the recipe's eval_batch_size
   std::vector<int> topk = {1, 3, 5};     ///< top-k accuracies to report
   std::string group_by;                  ///< record field giving each example's group ("" = the recipe's group field)
+  /// Test-time augmentation: "none", or "flip" (average each image's and its
+  /// mirror image's probabilities; image classification runs only).
+  std::string tta = "none";
 };
 
 struct EvaluationSummary {

@@ -15,9 +15,17 @@ struct InferenceResult {
   double accuracy = 0;          ///< top-1
 };
 
-/// Without `keep_probabilities` only loss and accuracy are computed (memory
-/// stays small for a masked LM, whose "classes" are the vocabulary).
+struct InferenceOptions {
+  /// Keep every example's probabilities and target. Without it only loss and
+  /// accuracy are computed (memory stays small for a masked LM, whose
+  /// "classes" are the vocabulary).
+  bool keep_probabilities = true;
+  /// Test-time augmentation: average the class probabilities of each image
+  /// and its left-right mirror image. Needs image inputs [B, C, H, W].
+  bool average_flipped = false;
+};
+
 InferenceResult run_inference(models::Classifier& model, const data::BatchSource& source, const torch::Device& device,
-                              bool keep_probabilities = true);
+                              const InferenceOptions& options = {});
 
 }  // namespace focus::train

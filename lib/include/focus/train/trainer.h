@@ -35,6 +35,10 @@ struct FitResult {
   double examples_per_second = 0;  ///< training throughput of this call
 };
 
+/// Puts every 4-d parameter and buffer of `module` in channels-last memory
+/// order (values unchanged); returns how many tensors it converted.
+int64_t to_channels_last(torch::nn::Module& module);
+
 /// The previous epoch's checkpoint, kept next to checkpoint.pt as a fallback.
 inline constexpr const char* kPreviousCheckpoint = "checkpoint.prev.pt";
 /// "" or a line offering the previous checkpoint of `run` (when it is valid) instead of `failed`.

@@ -12,12 +12,14 @@
 #   7. faithfulness of focus-heatmap's maps: deletion/insertion AUC against a random
 #      order (Fashion-MNIST, SpamAssassin) and the pointing game (Sort-of-CLEVR);
 #   8. data-parallel scaling: 1 process against 2 (1 LibTorch thread each) over Gloo;
-#   9. Focus against PyTorch in Python (bench/python/): the same architectures on the
+#   9. channels-last against NCHW memory order for the Fashion CNN's training steps;
+#  10. Focus against PyTorch in Python (bench/python/): the same architectures on the
 #      same synthetic inputs, training and eval throughput, batch-1 latency, peak RSS.
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|python|all]  (default: all)
-# Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides).
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|memformat|python|all]  (default: all)
+# Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides),
+# BENCH_MODELS (python: only these of fashion-attncnn fashion-vit spam-transformer clevr-cross).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -259,6 +261,44 @@ if [ "$what" = distributed ] || [ "$what" = all ]; then
   done
   rm -rf runs/bench-dist-1 runs/bench-dist-2
 fi
+if [ "$what" = memformat ] || [ "$what" = all ]; then
+  # Channels-last against the default (NCHW) memory order: focus-bench-model's training
+  # steps (synthetic batches of 128) for the default Fashion recipe and the network it
+  # had before the change (stem 32, one 128-channel block), alternating, 3 rounds.
+  cmake --build build > /dev/null
+  mthreads=${BENCH_THREADS:-0}; [ "$mthreads" = 0 ] && mthreads=$(nproc)
+  input='{"channels":1,"height":28,"width":28,"num_classes":10,"vocab_size":0,"max_length":0}'
+  tmp=$(mktemp -d)
+  node -e '
+    const fs = require("fs"); const r = JSON.parse(fs.readFileSync("models/fashion-attncnn.json", "utf8"));
+    const variants = {
+      "default": r.model,
+      "stem32-one-block": Object.assign({}, r.model, { stem_channels: 32,
+        stages: [r.model.stages[0], Object.assign({}, r.model.stages[1], { blocks: 1 })] }) };
+    for (const [name, model] of Object.entries(variants))
+      for (const cl of [false, true])
+        fs.writeFileSync(`${process.argv[1]}/${name}-${cl ? "cl" : "nchw"}.json`,
+          JSON.stringify(Object.assign({}, r, { model, train: Object.assign({}, r.train, { channels_last: cl }) })));' "$tmp"
+  : > "$out/memformat.jsonl"
+  for round in 1 2 3; do
+    for v in default-nchw default-cl stem32-one-block-nchw stem32-one-block-cl; do
+      build/bench/focus-bench-model "$tmp/$v.json" "$input" threads="$mthreads" batch=128 steps=40 eval_steps=5 repeats=50 \
+        | sed "s/^{/{\"variant\": \"$v\", /" >> "$out/memformat.jsonl"
+    done
+  done
+  rm -rf "$tmp"
+  echo "| network | threads | train samples/s NCHW | channels-last | ratio | eval samples/s NCHW | channels-last |" | tee -a "$out/summary.md"
+  echo "| --- | --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
+  node -e '
+    const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const best = (v, k) => Math.max(...rows.filter(r => r.variant === v).map(r => r[k]));
+    for (const n of ["default", "stem32-one-block"]) {
+      const a = best(`${n}-nchw`, "train_samples_per_s"), b = best(`${n}-cl`, "train_samples_per_s");
+      console.log(`| ${n} | ${process.argv[2]} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)}x | ` +
+        `${best(`${n}-nchw`, "eval_samples_per_s").toFixed(0)} | ${best(`${n}-cl`, "eval_samples_per_s").toFixed(0)} |`);
+    }' "$out/memformat.jsonl" "$mthreads" | tee -a "$out/summary.md"
+fi
+
 if [ "$what" = python ] || [ "$what" = all ]; then
   cmake --build build > /dev/null
   py=/usr/bin/python3  # Debian's python3-torch: the same LibTorch version as Focus
@@ -267,6 +307,7 @@ if [ "$what" = python ] || [ "$what" = all ]; then
   echo "| --- | --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
   side_by_side() {  # NAME RECIPE INPUT ARGS...: two alternating rounds per side, the better of each kept
     local name=$1 recipe=$2 input=$3; shift 3
+    case " ${BENCH_MODELS:-$name} " in *" $name "*) ;; *) return 0 ;; esac
     : > "$out/py-$name.jsonl"
     for round in 1 2; do
       build/bench/focus-bench-model "models/$recipe.json" "$input" threads="$pthreads" "$@" >> "$out/py-$name.jsonl"

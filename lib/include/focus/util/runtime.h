@@ -20,9 +20,10 @@ enum class AllocatorPolicy {
   /// each of those is a fresh mmap whose pages fault in again, which made
   /// training here up to 6x slower. For training, evaluation and batch jobs.
   keep_freed,
-  /// glibc's defaults (large blocks mmap-ed and returned when freed, the heap
-  /// trimmed), with at most 4 malloc arenas, so that a long-running server
-  /// with many handler threads does not hold every thread's peak.
+  /// Return freed memory: blocks of 16 MiB and more mmap-ed (and unmapped
+  /// when freed), a heap trimmed above 64 MiB free, at most 4 malloc arenas,
+  /// so that a long-running server with many handler threads does not hold
+  /// every thread's peak. Smaller blocks (batched activations) are reused.
   return_freed,
 };
 void configure_allocator(AllocatorPolicy policy = AllocatorPolicy::keep_freed);

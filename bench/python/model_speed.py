@@ -52,12 +52,11 @@ def percentile(values, p):
     return values[int(p * (len(values) - 1))]
 
 
-def main(argv):
-    if len(argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    k = {"batch": 128, "eval_batch": 500, "steps": 30, "eval_steps": 10, "repeats": 300, "threads": 1,
-         "length": 0, "questions_per_image": 20}
+def setup(argv, k):
+    """Shared by the bench scripts: parses key=value arguments into the defaults `k`,
+    sets the threads, and builds the recipe's model (channels-last if the recipe says
+    so, as focus::train::Trainer does) and optimizer. Returns (k, recipe, spec, model,
+    optimizer)."""
     for arg in argv[3:]:
         key, _, value = arg.partition("=")
         if key not in k:
@@ -69,11 +68,20 @@ def main(argv):
     spec.update(json.loads(argv[2]))
     torch.manual_seed(0)
     model = models.build(recipe["model"], spec)
+    if recipe.get("train", {}).get("channels_last", False):
+        model = model.to(memory_format=torch.channels_last)
+    return k, recipe, spec, model, optimizer_for(model, recipe.get("train", {}).get("optimizer", {}))
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    k, recipe, spec, model, optimizer = setup(argv, {
+        "batch": 128, "eval_batch": 500, "steps": 30, "eval_steps": 10, "repeats": 300, "threads": 1,
+        "length": 0, "questions_per_image": 20})
     arch = recipe["model"]["arch"]
     length = k["length"] or spec["max_length"]
-    if recipe.get("train", {}).get("channels_last", False):  # as focus::train::Trainer does
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = optimizer_for(model, recipe.get("train", {}).get("optimizer", {}))
 
     inputs, targets = synthetic(arch, spec, k["batch"], length, k["questions_per_image"])
     model.train()

@@ -12,35 +12,19 @@ Run it with Focus's malloc settings (MALLOC_MMAP_THRESHOLD_=33554432
 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_MAX_=0) to profile what Focus runs.
 """
 
-import json
 import sys
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-import models
-from model_speed import optimizer_for, synthetic
+from model_speed import setup, synthetic
 
 
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    k = {"batch": 128, "steps": 10, "threads": 2, "rows": 15}
-    for arg in argv[3:]:
-        key, _, value = arg.partition("=")
-        if key not in k:
-            raise SystemExit(f"unknown argument {arg}")
-        k[key] = int(value)
-    torch.set_num_threads(k["threads"])
-    recipe = json.load(open(argv[1]))
-    spec = {"channels": 0, "height": 0, "width": 0, "num_classes": 10, "vocab_size": 0, "max_length": 0}
-    spec.update(json.loads(argv[2]))
-    torch.manual_seed(0)
-    model = models.build(recipe["model"], spec)
-    if recipe.get("train", {}).get("channels_last", False):
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = optimizer_for(model, recipe.get("train", {}).get("optimizer", {}))
+    k, recipe, spec, model, optimizer = setup(argv, {"batch": 128, "steps": 10, "threads": 2, "rows": 15})
     inputs, targets = synthetic(recipe["model"]["arch"], spec, k["batch"], spec["max_length"], 20)
     model.train()
 

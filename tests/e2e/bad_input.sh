@@ -52,6 +52,8 @@ expect_failure "wrong type in override" "train.batch_size: expected an integer" 
   "$FOCUS_TRAIN" --recipe "$RECIPE" --out "$WORK/out10" --set train.batch_size=big "${T[@]}"
 expect_failure "unknown model attention" "model.stages\[0\].attention: expected one of" \
   "$FOCUS_TRAIN" --recipe "$RECIPE" --out "$WORK/out11" --set 'model.stages=[{"channels":8,"attention":"glance"}]' "${T[@]}"
+expect_failure "weight-average decay out of range" "train.ema_decay: expected 0 \\(off\\) or a decay in \\(0, 1\\)" \
+  "$FOCUS_TRAIN" --recipe "$RECIPE" --out "$WORK/out14" --set train.ema_decay=1.5 "${T[@]}"
 expect_failure "missing recipe file" "nope.json" "$FOCUS_TRAIN" --recipe "$WORK/nope.json" --out "$WORK/out12"
 
 # focus-eval: not a run, a missing run, a bad flag value.
@@ -62,5 +64,5 @@ expect_failure "unavailable device" "device 'cuda:99' requested" \
   "$FOCUS_TRAIN" --recipe "$FOLDER_RECIPE" --out "$WORK/out13" --set "data.root=$WORK/shapes" --device cuda:99 "${T[@]}"
 
 # No partial output: none of the failed runs left a directory behind.
-for i in $(seq 1 13); do [ ! -e "$WORK/out$i" ] || fail "failed run out$i left a directory"; done
+for i in $(seq 1 14); do [ ! -e "$WORK/out$i" ] || fail "failed run out$i left a directory"; done
 pass "no partial output"

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <fstream>
+
 #include "focus/data/image_batch_source.h"
 #include "focus/models/factory.h"
 #include "focus/train/inference.h"
@@ -193,4 +195,64 @@ TEST_CASE("Flip test-time augmentation averages the probabilities of each image 
   const double nll = -p.gather(1, tta.targets.unsqueeze(1)).log().mean().item<double>();
   CHECK(tta.loss == Approx(nll).epsilon(1e-4));
   CHECK(tta.accuracy == Approx(p.argmax(1).eq(tta.targets).to(torch::kDouble).mean().item<double>()));
+}
+
+TEST_CASE("A weight average is validated, saved as the model, and resumes exactly", "[train]") {
+  testing::TempDir a_dir, b_dir, plain_dir;
+  auto s = make_setup(0);
+  s.config.ema_decay = 0.9;
+  auto a = small_model();
+  train::Trainer(a, s.config, torch::kCPU, util::RunDirectory::create(a_dir.path())).fit(*s.train, *s.val, {});
+
+  // checkpoint.pt: "model" is the average, the training weights are kept for resuming.
+  auto averaged = small_model(), training = small_model();
+  train::load_checkpoint(a_dir / "checkpoint.pt", *averaged, nullptr, nullptr, false);
+  train::WeightAverage average(*training, 0.9);
+  train::load_checkpoint(a_dir / "checkpoint.pt", *training, nullptr, nullptr, false, &average);
+  auto pa = a->named_parameters(), pt = training->named_parameters(), pavg = averaged->named_parameters();
+  bool differs = false;
+  for (const auto& p : pa) {
+    INFO(p.key());
+    CHECK(p.value().equal(pt[p.key()]));
+    differs = differs || !p.value().equal(pavg[p.key()]);
+  }
+  CHECK(differs);
+  size_t i = 0;
+  for (const auto& p : averaged->parameters()) CHECK(p.equal(average.tensors()[i++]));
+
+  // The logged validation loss of the last epoch is the averaged weights'.
+  std::ifstream metrics(a_dir / "metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  const double logged = util::Json::parse(last).at("val_loss").get<double>();
+  averaged->eval();
+  CHECK(train::run_inference(*averaged, *s.val, torch::kCPU).loss == Approx(logged).epsilon(1e-6));
+
+  // Interrupted after epoch 1 and resumed: the same weights and the same average.
+  auto b = small_model();
+  train::FitOptions first;
+  first.stop_after_epoch = 1;
+  train::Trainer(b, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, first);
+  auto c = small_model();
+  train::FitOptions resume;
+  resume.resume = true;
+  train::Trainer(c, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, resume);
+  auto c_averaged = small_model();
+  train::load_checkpoint(b_dir / "checkpoint.pt", *c_averaged, nullptr, nullptr, false);
+  auto pc = c->named_parameters(), pcavg = c_averaged->named_parameters();
+  for (const auto& p : pa) {
+    INFO(p.key());
+    CHECK(torch::allclose(p.value(), pc[p.key()], 1e-5, 1e-6));
+    CHECK(torch::allclose(pavg[p.key()], pcavg[p.key()], 1e-5, 1e-6));
+  }
+
+  // A checkpoint written without an average cannot resume a run that keeps one.
+  auto plain_config = s.config;
+  plain_config.ema_decay = 0;
+  first.stop_after_epoch = 1;
+  train::Trainer(small_model(), plain_config, torch::kCPU, util::RunDirectory::create(plain_dir.path()))
+      .fit(*s.train, *s.val, first);
+  CHECK_THROWS_WITH(train::Trainer(small_model(), s.config, torch::kCPU, util::RunDirectory::create(plain_dir.path()))
+                        .fit(*s.train, *s.val, resume),
+                    Catch::Contains("no weight average") && Catch::Contains("checkpoint.pt"));
 }

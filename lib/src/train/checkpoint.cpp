@@ -17,6 +17,7 @@ namespace focus::train {
 namespace {
 constexpr char kMagic[8] = {'F', 'O', 'C', 'U', 'S', 'C', 'K', '1'};
 constexpr size_t kHeader = 8 + 8 + 8;  // magic, payload size, FNV-1a 64 checksum
+constexpr const char* kTrainingWeights = "training_weights";  // beside "model" when that holds a weight average
 
 uint64_t fnv1a(const char* data, size_t n) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -67,6 +68,19 @@ void check_fits(const torch::nn::Module& module, torch::serialize::InputArchive&
     check_fits(*child.value(), child_archive, prefix + child.key() + ".", origin);
   }
 }
+// Module::save, but with copies of the tensors (an archive refers to the
+// tensors it is given until it is serialised).
+void save_copy(const torch::nn::Module& module, torch::serialize::OutputArchive& archive) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) archive.write(p.key(), p.value().detach().clone());
+  for (const auto& b : module.named_buffers(/*recurse=*/false))
+    archive.write(b.key(), b.value().detach().clone(), /*is_buffer=*/true);
+  for (const auto& child : module.named_children()) {
+    if (!child.value()->is_serializable()) continue;
+    torch::serialize::OutputArchive child_archive(archive.compilation_unit());
+    save_copy(*child.value(), child_archive);
+    archive.write(child.key(), child_archive);
+  }
+}
 }  // namespace
 
 std::string seal_payload(const std::string& payload) {
@@ -104,8 +118,14 @@ LoopState loop_state_from_json(const util::Json& j, const std::string& context) 
 }
 
 void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const LoopState& state) {
+                     const LoopState& state, WeightAverage* average) {
   torch::serialize::OutputArchive archive;
+  if (average) {
+    torch::serialize::OutputArchive training_archive;
+    save_copy(model, training_archive);  // the average is about to take the model's tensors
+    archive.write(kTrainingWeights, training_archive);
+    average->swap(model);
+  }
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
@@ -121,7 +141,8 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
     archive.write("rng_state", gen.get_state());
   }
   std::ostringstream payload;
-  archive.save_to(payload);
+  archive.save_to(payload);  // archives refer to the tensors: serialise before the model changes
+  if (average) average->swap(model);
   util::write_file_atomic(path, seal_payload(payload.str()));
 }
 
@@ -159,7 +180,7 @@ void keep_previous_checkpoint(const std::filesystem::path& current, const std::f
 }
 
 void load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     LoopState* state, bool restore_rng) {
+                     LoopState* state, bool restore_rng, WeightAverage* average) {
   if (!std::filesystem::exists(path)) throw Error(path.string() + ": checkpoint not found");
   const std::string payload = unseal_payload(util::read_file(path), path.string());
   try {
@@ -169,6 +190,15 @@ void load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
     archive.read("model", model_archive);
     check_fits(model, model_archive, "", path.string());
     model.load(model_archive);
+    if (average) {
+      torch::serialize::InputArchive training_archive;
+      if (!archive.try_read(kTrainingWeights, training_archive))
+        throw Error(path.string() + ": checkpoint holds no weight average (it was written without train.ema_decay), "
+                    "so this run cannot resume from it");
+      check_fits(model, training_archive, "", path.string());
+      average->assign_from(model);
+      model.load(training_archive);
+    }
     if (optimizer) {
       torch::serialize::InputArchive opt_archive;
       if (!archive.try_read("optimizer", opt_archive))

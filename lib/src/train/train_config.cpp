@@ -27,7 +27,7 @@ TrainConfig parse_train_config(const util::Json& json, const std::string& contex
   r.read("label_smoothing", c.label_smoothing).read("grad_clip_norm", c.grad_clip_norm);
   r.read_choice("monitor", c.monitor, {"val_accuracy", "val_loss"});
   r.read("patience", c.patience).read("min_delta", c.min_delta).read("seed", c.seed);
-  r.read("channels_last", c.channels_last);
+  r.read("channels_last", c.channels_last).read("ema_decay", c.ema_decay);
   r.finish();
   if (c.epochs < 1) throw Error(r.where("epochs") + ": expected at least 1, found " + std::to_string(c.epochs));
   if (c.batch_size < 1 || c.eval_batch_size < 1) throw Error(context + ": batch sizes must be at least 1");
@@ -35,6 +35,8 @@ TrainConfig parse_train_config(const util::Json& json, const std::string& contex
     throw Error(r.where("label_smoothing") + ": expected a value in [0, 1)");
   if (c.grad_clip_norm < 0 || c.patience < 0 || c.min_delta < 0)
     throw Error(context + ": grad_clip_norm, patience and min_delta must be >= 0");
+  if (c.ema_decay < 0 || c.ema_decay >= 1)
+    throw Error(r.where("ema_decay") + ": expected 0 (off) or a decay in (0, 1), found " + std::to_string(c.ema_decay));
   return c;
 }
 
@@ -47,7 +49,7 @@ util::Json to_json(const TrainConfig& c) {
                         {"min_lr_ratio", c.schedule.min_lr_ratio}}},
           {"label_smoothing", c.label_smoothing}, {"grad_clip_norm", c.grad_clip_norm}, {"monitor", c.monitor},
           {"patience", c.patience}, {"min_delta", c.min_delta}, {"seed", c.seed},
-          {"channels_last", c.channels_last}};
+          {"channels_last", c.channels_last}, {"ema_decay", c.ema_decay}};
 }
 
 }  // namespace focus::train

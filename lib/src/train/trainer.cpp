@@ -61,9 +61,12 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   LoopState state;
   const bool writer = !options.group || options.group->rank() == 0;  // only rank 0 writes files and logs
   MetricsLog log(run_.file("metrics.jsonl"));
+  std::unique_ptr<WeightAverage> average;
+  if (config_.ema_decay > 0) average = std::make_unique<WeightAverage>(*model_, config_.ema_decay);
   if (options.resume) {
     try {
-      load_checkpoint(run_.file(options.resume_from), *model_, optimizer.get(), &state, /*restore_rng=*/true);
+      load_checkpoint(run_.file(options.resume_from), *model_, optimizer.get(), &state, /*restore_rng=*/true,
+                      average.get());
     } catch (const Error& e) {
       throw Error(std::string(e.what()) + fallback_hint(run_, options.resume_from));
     }
@@ -74,6 +77,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
   std::unique_ptr<GradientSync> sync;
   if (options.group) {
     options.group->broadcast_module(*model_);
+    if (average && !options.resume) average->assign_from(*model_);  // every rank starts from rank 0's weights
     sync = std::make_unique<GradientSync>(*model_, options.group, options.bucket_bytes);
     util::log()->info("rank {} of {}: {} gradient buckets", options.group->rank(), options.group->size(), sync->buckets());
   }
@@ -108,6 +112,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
           sync->prepare();
           sync->finish();
           optimizer->step();
+          if (average) average->update(*model_, state.step);
           ++state.step;
         }
         continue;
@@ -121,6 +126,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
       if (sync) sync->finish();
       if (config_.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.grad_clip_norm);
       optimizer->step();
+      if (average) average->update(*model_, state.step);
       ++state.step;
       ++step;
       const double l = loss.item<double>();
@@ -157,6 +163,7 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
                         {"train_accuracy", correct / seen},
                         {"examples_per_second", examples / train_time},
                         {"train_seconds", train_time}};
+    if (average) average->swap(*model_);  // validate (and keep as best.pt) the averaged weights
     double monitored;
     if (val.size() > 0) {
       const auto v = run_inference(*model_, val, device_, {/*keep_probabilities=*/false});
@@ -185,15 +192,18 @@ FitResult Trainer::fit(const data::BatchSource& train, const data::BatchSource& 
     if (writer) {
       log.append(entry);
       if (improved) save_checkpoint(run_.file("best.pt"), *model_, nullptr, state);
+    }
+    if (average) average->swap(*model_);  // back to the training weights
+    if (writer) {
       keep_previous_checkpoint(run_.file("checkpoint.pt"), run_.file(kPreviousCheckpoint));
-      save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state);
+      save_checkpoint(run_.file("checkpoint.pt"), *model_, optimizer.get(), state, average.get());
     }
     if (options.group) options.group->barrier();  // no rank runs ahead of rank 0's checkpoint
 
     util::log()->info("epoch {}/{}: train loss {:.4f} acc {:.4f}{} | {:.0f} ex/s, {}{}", epoch, config_.epochs,
                  entry["train_loss"].get<double>(), entry["train_accuracy"].get<double>(),
-                 val.size() > 0 ? fmt::format(" | val loss {:.4f} acc {:.4f}", entry["val_loss"].get<double>(),
-                                              entry["val_accuracy"].get<double>())
+                 val.size() > 0 ? fmt::format(" | val{} loss {:.4f} acc {:.4f}", average ? " (averaged weights)" : "",
+                                              entry["val_loss"].get<double>(), entry["val_accuracy"].get<double>())
                                 : std::string(),
                  examples / train_time, format_duration(entry["epoch_seconds"].get<double>()),
                  improved ? " (best)" : "");

@@ -8,6 +8,7 @@
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
+#include "focus/train/weight_average.h"
 #include "focus/util/json_reader.h"
 
 namespace focus::train {
@@ -25,14 +26,19 @@ util::Json to_json(const LoopState& s);
 LoopState loop_state_from_json(const util::Json& j, const std::string& context);
 
 /// Writes model (+ optimiser, loop state, RNG state) to `path` atomically.
+/// With a weight average, the file's model is the averaged weights (what
+/// evaluation, export and heatmaps load) and the training weights are kept
+/// beside them for resuming.
 void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const LoopState& state);
+                     const LoopState& state, WeightAverage* average = nullptr);
 
 /// Restores what save_checkpoint wrote. `optimizer` may be null (weights
 /// only); `state` may be null. Restores the global RNG when `restore_rng`.
+/// With `average`, the file must hold a weight average: the model gets the
+/// training weights and `average` the averaged ones (resuming).
 /// Throws focus::Error naming the file if it is missing, truncated or corrupt.
 void load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     LoopState* state, bool restore_rng);
+                     LoopState* state, bool restore_rng, WeightAverage* average = nullptr);
 
 /// The loop state of a checkpoint, after checking its size and checksum.
 /// Throws focus::Error naming the file if it is missing, truncated or corrupt.

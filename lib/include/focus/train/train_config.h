@@ -39,6 +39,10 @@ struct TrainConfig {
   /// training: oneDNN's convolutions, above all their backward pass, are faster
   /// so on CPU. The numbers differ from the default order only by rounding.
   bool channels_last = false;
+  /// Keep an exponential moving average of the weights with this decay per
+  /// step (0 = off; e.g. 0.999): validation, best.pt and checkpoint.pt's
+  /// model then hold the averaged weights (see WeightAverage).
+  double ema_decay = 0.0;
 };
 
 TrainConfig parse_train_config(const util::Json& json, const std::string& context);

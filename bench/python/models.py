@@ -237,14 +237,15 @@ class TransformerEncoder(nn.Module):
 
 
 class Film(nn.Module):
-    """lib/src/nn/film.cpp: gamma = 1 + W z, beta from a zero-initialised generator."""
+    """lib/src/nn/film.cpp: gamma = 1 + W z and beta from a linear generator (random, or zero with identity_init)."""
 
-    def __init__(self, channels, condition_dim):
+    def __init__(self, channels, condition_dim, identity_init=False):
         super().__init__()
         self.channels = channels
         self.generator = nn.Linear(condition_dim, 2 * channels)
-        nn.init.zeros_(self.generator.weight)
-        nn.init.zeros_(self.generator.bias)
+        if identity_init:
+            nn.init.zeros_(self.generator.weight)
+            nn.init.zeros_(self.generator.bias)
 
     def forward(self, x, condition):
         c = self.channels
@@ -531,6 +532,9 @@ class FusionNet(nn.Module):
             self.relational = None
             if o["relational_layers"] > 0:
                 self.relational = TransformerEncoder(o["relational_layers"], dim, o["heads"], dropout=o["dropout"])
+            for i in range(o["conditioning_blocks"]):
+                self.add_module(f"condition_block{i}", FilmBlock(dim, dim))
+                self._film_names.append(f"condition_block{i}")
             for i in range(o["cross_layers"]):
                 self.add_module(f"cross_layer{i}", CrossLayer(dim, o["heads"], o["dropout"]))
                 self._cross_names.append(f"cross_layer{i}")
@@ -575,8 +579,15 @@ class FusionNet(nn.Module):
             if self.relational is not None:
                 regions = self.relational(regions)[0]
             padding = mask.logical_not()
+            region_index = image_index
+            if self._film_names:  # conditioning_blocks: each question's copy of the regions
+                y = regions.transpose(1, 2).reshape(n_images, -1, h, w).index_select(0, image_index)
+                for name in self._film_names:
+                    y = self._modules[name](y, coords, cls)
+                regions = y.flatten(2).transpose(1, 2)
+                region_index = torch.arange(image_index.size(0), device=image_index.device)
             for name in self._cross_names:
-                tokens = self._modules[name](tokens, padding, regions, image_index)[0]
+                tokens = self._modules[name](tokens, padding, regions, region_index)[0]
             features = self.cross_norm(tokens.select(1, 0))
         return self.mlp2(self.dropout(torch.relu(self.mlp1(self.dropout(features)))))
 
@@ -751,7 +762,7 @@ def _build_fusion(model, spec, ctx):
         tr.finish()
     o["fusion"] = r.choice("fusion", "cross", ["concat", "late", "film", "cross"])
     for key, default in (("dim", 64), ("heads", 4), ("relational_layers", 2), ("cross_layers", 2),
-                         ("film_blocks", 2), ("hidden", 128)):
+                         ("conditioning_blocks", 0), ("film_blocks", 2), ("hidden", 128)):
         o[key] = r.read(key, default, int)
     o["dropout"] = r.read("dropout", 0.1, float)
     r.finish()
@@ -760,8 +771,10 @@ def _build_fusion(model, spec, ctx):
         raise ValueError(f"{ctx}.image: need stem_channels >= 1, stem_stride 1 or 2 and reduction >= 1")
     if o["dim"] < 1 or o["heads"] < 1 or o["dim"] % o["heads"] != 0:
         raise ValueError(f"{ctx}: dim ({o['dim']}) must be a positive multiple of heads ({o['heads']})")
-    if o["relational_layers"] < 0 or o["cross_layers"] < 1 or o["film_blocks"] < 1 or o["hidden"] < 1:
-        raise ValueError(f"{ctx}: need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1 and hidden >= 1")
+    if (o["relational_layers"] < 0 or o["cross_layers"] < 1 or o["film_blocks"] < 1 or o["hidden"] < 1
+            or o["conditioning_blocks"] < 0):
+        raise ValueError(f"{ctx}: need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1, hidden >= 1 "
+                         "and conditioning_blocks >= 0")
     if not 0 <= o["dropout"] < 1:
         raise ValueError(f"{ctx}.dropout: must be in [0, 1)")
     text.update(vocab_size=spec["vocab_size"], max_length=spec["max_length"])
@@ -816,12 +829,14 @@ def _self_check():
               # the other fusions, mirrored too
               ("clevr-concat", clevr, 137642),
               ("clevr-film", clevr, 244842),
-              ("clevr-late", clevr, 121140)]
+              ("clevr-late", clevr, 121140),
+              # with FiLM conditioning blocks (focus-bench-model on the recipe with this override)
+              ("clevr-cross", clevr, 462314, {"conditioning_blocks": 2})]
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    for name, spec, expected in checks:
+    for name, spec, expected, *overrides in checks:
         with open(os.path.join(recipes, name + ".json")) as f:
-            model = build(json.load(f)["model"], spec)
+            model = build(dict(json.load(f)["model"], **(overrides[0] if overrides else {})), spec)
         n = count_parameters(model)
         print(f"{name:18s} {n:9d} parameters (Focus: {expected})")
         assert n == expected, f"{name}: {n} parameters, Focus reports {expected}"

@@ -31,6 +31,14 @@ Json small_model(const std::string& fusion) {
     "dim": 16, "heads": 2, "relational_layers": 1, "cross_layers": 2, "film_blocks": 2, "hidden": 24, "dropout": 0.0})");
 }
 
+/// The fusions to test: the four, and cross with FiLM conditioning blocks ("cross conditioned").
+const std::vector<std::string> kVariants = {"concat", "late", "film", "cross", "cross conditioned"};
+Json variant(const std::string& name) {
+  auto spec = small_model(name.substr(0, name.find(' ')));
+  if (name == "cross conditioned") spec["conditioning_blocks"] = 2;
+  return spec;
+}
+
 /// Q questions about I images: question q asks about image q % I; lengths vary, padded to `length`.
 focus::data::Batch vqa_batch(int64_t questions, int64_t images, int64_t length) {
   focus::data::Batch b;
@@ -52,9 +60,9 @@ focus::data::Batch vqa_batch(int64_t questions, int64_t images, int64_t length) 
 
 TEST_CASE("FusionNet: every fusion gives logits [Q, classes] and trains", "[models][multimodal]") {
   torch::manual_seed(5);
-  for (const char* fusion : {"concat", "late", "film", "cross"}) {
+  for (const auto& fusion : kVariants) {
     INFO(fusion);
-    auto model = models::build_model(small_model(fusion), vqa_input(), "test");
+    auto model = models::build_model(variant(fusion), vqa_input(), "test");
     auto batch = vqa_batch(6, 2, 9);
     auto logits = model->forward(batch);
     CHECK(logits.sizes() == std::vector<int64_t>{6, 7});
@@ -86,9 +94,9 @@ TEST_CASE("FusionNet cross: question token -> region maps [Q, heads, L, regions]
 
 TEST_CASE("FusionNet: one encoding per image equals one image copy per question", "[models][multimodal]") {
   torch::manual_seed(7);
-  for (const char* fusion : {"concat", "late", "film", "cross"}) {
+  for (const auto& fusion : kVariants) {
     INFO(fusion);
-    auto model = models::build_model(small_model(fusion), vqa_input(), "test");
+    auto model = models::build_model(variant(fusion), vqa_input(), "test");
     model->eval();
     auto shared = vqa_batch(6, 2, 9);
     auto copied = shared;
@@ -101,20 +109,49 @@ TEST_CASE("FusionNet: one encoding per image equals one image copy per question"
 
 TEST_CASE("FusionNet: padding the questions to any length gives the same logits", "[models][multimodal]") {
   torch::manual_seed(8);
-  auto model = models::build_model(small_model("cross"), vqa_input(), "test");
+  for (const std::string fusion : {"cross", "cross conditioned"}) {
+    INFO(fusion);
+    auto model = models::build_model(variant(fusion), vqa_input(), "test");
+    model->eval();
+    auto batch = vqa_batch(4, 2, 7);
+    auto longer = batch;
+    longer.inputs = torch::cat({batch.inputs, torch::zeros({4, 5}, torch::kLong)}, 1);
+    longer.mask = torch::cat({batch.mask, torch::zeros({4, 5}, torch::kBool)}, 1);
+    CHECK(torch::allclose(model->forward(batch), model->forward(longer), 1e-4, 1e-5));
+  }
+}
+
+TEST_CASE("FusionNet cross with conditioning blocks: each question sees its own copy of the regions", "[models][multimodal]") {
+  torch::manual_seed(10);
+  auto model = models::build_model(variant("cross conditioned"), vqa_input(), "test");
   model->eval();
-  auto batch = vqa_batch(4, 2, 7);
-  auto longer = batch;
-  longer.inputs = torch::cat({batch.inputs, torch::zeros({4, 5}, torch::kLong)}, 1);
-  longer.mask = torch::cat({batch.mask, torch::zeros({4, 5}, torch::kBool)}, 1);
-  CHECK(torch::allclose(model->forward(batch), model->forward(longer), 1e-4, 1e-5));
+  // Two questions about one image: maps per question token over the 16 regions.
+  auto batch = vqa_batch(2, 1, 6);
+  auto out = model->forward_with_attention(batch);
+  std::map<std::string, torch::Tensor> maps;
+  for (const auto& m : out.attention) maps[m.name] = m.weights;
+  REQUIRE(maps.count("cross.layer0"));
+  CHECK(maps["cross.layer0"].sizes() == std::vector<int64_t>{2, 2, 6, 16});
+  CHECK(torch::allclose(maps["cross.layer0"].sum(-1), torch::ones({2, 2, 6}), 1e-5, 1e-5));
+  // The conditioning is real: zeroing the FiLM generators changes the answer.
+  auto before = model->forward(batch);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters())
+    if (p.key().find("condition_block") != std::string::npos && p.key().find("film.generator") != std::string::npos)
+      p.value().zero_();
+  CHECK_FALSE(torch::allclose(before, model->forward(batch), 1e-4, 1e-5));
+  auto bad = variant("cross");
+  bad["conditioning_blocks"] = -1;
+  CHECK_THROWS_WITH(models::check_model_section(bad, "m"), Catch::Contains("conditioning_blocks"));
 }
 
 TEST_CASE("FiLM at identity initialisation leaves features unchanged; trained, it scales and shifts", "[nn][multimodal]") {
   torch::manual_seed(9);
-  focus::nn::Film film(focus::nn::FilmOptions(6, 4));
   auto x = torch::randn({3, 6, 5, 5});
   auto z = torch::randn({3, 4});
+  focus::nn::Film random_start(focus::nn::FilmOptions(6, 4));
+  CHECK_FALSE(torch::allclose(random_start(x, z), x));  // the default generator modulates from the start
+  focus::nn::Film film(focus::nn::FilmOptions(6, 4).identity_init(true));
   CHECK(torch::equal(film(x, z), x));
   // With a generator giving gamma - 1 = 1 and beta = 2 for channel 0 of every input:
   torch::NoGradGuard no_grad;

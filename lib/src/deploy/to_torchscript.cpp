@@ -491,8 +491,16 @@ std::string fusion_source(const models::FusionNetImpl& m) {
         s("maps[\"relational.layer" + num(i) + "\"] = relational_weights[" + num(i) + "]");
     }
     s("keep = valid.view([ids.size(0), 1, 1, ids.size(1)])");
+    s("region_index = index");
+    if (!m.film_blocks.empty()) {  // conditioning_blocks: each question's copy of the regions
+      s("y = regions.transpose(1, 2).reshape([n, " + num(o.dim) + ", h, w]).index_select(0, index)");
+      for (size_t i = 0; i < m.film_blocks.size(); ++i)
+        s("y = self.condition_block" + std::to_string(i) + ".forward(y, coords, cls)");
+      s("regions = y.flatten(2).transpose(1, 2)");
+      s("region_index = torch.arange(0, index.size(0), dtype=torch.int64, device=index.device)");
+    }
     for (size_t i = 0; i < m.cross_layers.size(); ++i) {
-      s("tokens, cross_weights = self.cross_layer" + std::to_string(i) + ".forward(tokens, keep, regions, index)");
+      s("tokens, cross_weights = self.cross_layer" + std::to_string(i) + ".forward(tokens, keep, regions, region_index)");
       s("maps[\"cross.layer" + std::to_string(i) + "\"] = cross_weights");
     }
     s("features = self.cross_norm.forward(tokens.select(1, 0))");

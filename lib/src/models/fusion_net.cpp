@@ -34,6 +34,7 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
   }
   r.read_choice("fusion", o.fusion, {"concat", "late", "film", "cross"});
   r.read("dim", o.dim).read("heads", o.heads).read("relational_layers", o.relational_layers);
+  r.read("conditioning_blocks", o.conditioning_blocks);
   r.read("cross_layers", o.cross_layers).read("film_blocks", o.film_blocks).read("hidden", o.hidden);
   r.read("dropout", o.dropout);
   r.finish();
@@ -43,8 +44,9 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
   if (o.dim < 1 || o.heads < 1 || o.dim % o.heads != 0)
     throw Error(context + ": dim (" + std::to_string(o.dim) + ") must be a positive multiple of heads (" +
                 std::to_string(o.heads) + ")");
-  if (o.relational_layers < 0 || o.cross_layers < 1 || o.film_blocks < 1 || o.hidden < 1)
-    throw Error(context + ": need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1 and hidden >= 1");
+  if (o.relational_layers < 0 || o.cross_layers < 1 || o.film_blocks < 1 || o.hidden < 1 || o.conditioning_blocks < 0)
+    throw Error(context + ": need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1, hidden >= 1 and "
+                "conditioning_blocks >= 0");
   if (o.dropout < 0 || o.dropout >= 1) throw Error(r.where("dropout") + ": must be in [0, 1)");
   return o;
 }
@@ -62,6 +64,7 @@ util::Json to_json(const FusionNetOptions& o) {
           {"heads", o.heads},
           {"relational_layers", o.relational_layers},
           {"cross_layers", o.cross_layers},
+          {"conditioning_blocks", o.conditioning_blocks},
           {"film_blocks", o.film_blocks},
           {"hidden", o.hidden},
           {"dropout", o.dropout}};
@@ -166,6 +169,8 @@ FusionNetImpl::FusionNetImpl(FusionNetOptions options_) : options(std::move(opti
       relational = register_module(
           "relational", nn::TransformerEncoder(nn::TransformerEncoderOptions(
                             nn::TransformerEncoderLayerOptions(o.dim, o.heads).dropout(o.dropout), o.relational_layers)));
+    for (int64_t i = 0; i < o.conditioning_blocks; ++i)
+      film_blocks.push_back(register_module("condition_block" + std::to_string(i), FilmBlock(o.dim, o.dim)));
     for (int64_t i = 0; i < o.cross_layers; ++i)
       cross_layers.push_back(register_module("cross_layer" + std::to_string(i), CrossLayer(o.dim, o.heads, o.dropout)));
     cross_norm = register_module("cross_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
@@ -227,8 +232,15 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
         for (size_t i = 0; i < r.weights.size(); ++i) maps->push_back({"relational.layer" + std::to_string(i), r.weights[i]});
     }
     const auto padding = batch.mask.logical_not();
+    auto region_index = index;
+    if (!film_blocks.empty()) {  // each question's own copy of its image's regions, conditioned on it
+      auto y = regions.transpose(1, 2).reshape({n_images, options.dim, h, w}).index_select(0, index);
+      for (auto& block : film_blocks) y = block->forward(y, coords, cls);
+      regions = y.flatten(2).transpose(1, 2);  // [Q, R, dim]
+      region_index = torch::arange(index.size(0), index.options());
+    }
     for (size_t i = 0; i < cross_layers.size(); ++i) {
-      auto out = cross_layers[i]->forward(tokens, padding, regions, index);
+      auto out = cross_layers[i]->forward(tokens, padding, regions, region_index);
       tokens = out.output;
       if (maps) maps->push_back({"cross.layer" + std::to_string(i), out.weights});
     }

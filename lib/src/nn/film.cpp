@@ -7,8 +7,10 @@ FilmImpl::FilmImpl(const FilmOptions& options_) : options(options_) { reset(); }
 void FilmImpl::reset() {
   TORCH_CHECK(options.channels() > 0 && options.condition_dim() > 0, "Film: channels and condition_dim must be > 0");
   generator = register_module("generator", torch::nn::Linear(options.condition_dim(), 2 * options.channels()));
-  torch::nn::init::zeros_(generator->weight);
-  torch::nn::init::zeros_(generator->bias);
+  if (options.identity_init()) {
+    torch::nn::init::zeros_(generator->weight);
+    torch::nn::init::zeros_(generator->bias);
+  }
 }
 
 void FilmImpl::pretty_print(std::ostream& stream) const {

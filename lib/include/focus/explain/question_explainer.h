@@ -11,7 +11,8 @@
 //                 cross layer adding R_tt^T . E_h[(dA * A)+] . R_ii (both
 //                 self-relevances with their identity removed, rows normalised,
 //                 identity added back). The token self-attention inside the cross
-//                 layers is not tracked (the model does not return it).
+//                 layers is not tracked (the model does not return it), nor is the
+//                 3x3 mixing of neighbouring regions by conditioning blocks.
 //   gradcam       Grad-CAM on the image encoder's feature grid ("image.grid")
 //   occlusion     the answer probability drop under a sliding patch over the
 //                 image, the question fixed

@@ -9,9 +9,11 @@
 //      late    the average of an image-only and a text-only classifier's logits;
 //      film    the [CLS] state generates gamma and beta of FiLM residual blocks
 //              over the region grid (Perez et al. 2017), then max pooling and an MLP;
-//      cross   regions attend to each other (relational layers), then question
-//              tokens attend to the regions (cross layers: token self-attention,
-//              token -> region attention, feed-forward); the [CLS] token feeds an MLP.
+//      cross   regions attend to each other (relational layers), optionally FiLM
+//              blocks condition each question's copy of them on the [CLS] state
+//              (conditioning_blocks), then question tokens attend to the regions
+//              (cross layers: token self-attention, token -> region attention,
+//              feed-forward); the [CLS] token feeds an MLP.
 //              Its maps "cross.layerN" are [Q, heads, L, regions]: question token -> region.
 // Input batch (data::MultimodalBatchSource): inputs = token ids [Q, L], mask
 // [Q, L], extra["images"] = [I, C, H, W] and extra["image_index"] = [Q]. Each
@@ -56,6 +58,14 @@ struct FusionNetOptions {
   int64_t heads = 4;             ///< attention heads of the relational and cross layers
   int64_t relational_layers = 2; ///< cross: region self-attention layers
   int64_t cross_layers = 2;      ///< cross: question -> region layers
+  /// cross: FiLM blocks (as the film fusion's, `film_blocks` of them) that
+  /// condition each question's copy of the region grid on the question
+  /// between the relational and the cross layers (0 = none: the cross layers
+  /// read the question-independent regions). Multiplicative conditioning lets
+  /// a region mark itself as the one asked about before any attention has
+  /// learned to find it; without it the cross layers did not learn to bind a
+  /// colour word to a region (docs/BENCHMARKS.md, Sort-of-CLEVR).
+  int64_t conditioning_blocks = 0;
   int64_t film_blocks = 2;       ///< film: FiLM residual blocks
   int64_t hidden = 128;          ///< width of the classifier MLP
   double dropout = 0.1;          ///< dropout in the fusion layers and the classifier
@@ -120,7 +130,7 @@ class FusionNetImpl : public Classifier {
   // fusions
   nn::AttentionPool image_pool{nullptr};                 ///< concat, late
   torch::nn::Linear image_head{nullptr}, text_head{nullptr};  ///< late
-  std::vector<FilmBlock> film_blocks;                    ///< film
+  std::vector<FilmBlock> film_blocks;                    ///< film; cross with conditioning_blocks
   torch::nn::Conv2d film_out{nullptr};                   ///< film
   nn::TransformerEncoder relational{nullptr};            ///< cross
   std::vector<CrossLayer> cross_layers;                  ///< cross

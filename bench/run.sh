@@ -312,8 +312,11 @@ if [ "$what" = python ] || [ "$what" = all ]; then
     for round in 1 2; do
       build/bench/focus-bench-model "models/$recipe.json" "$input" threads="$pthreads" "$@" >> "$out/py-$name.jsonl"
       (cd bench/python && "$py" model_speed.py "../../models/$recipe.json" "$input" threads="$pthreads" "$@") >> "$out/py-$name.jsonl"
-      # The same glibc malloc policy as Focus's util::configure_allocator, through glibc's environment variables.
+      # The same runtime settings as Focus's apps, through environment variables: glibc's malloc
+      # policy (util::configure_allocator) and a single-threaded OpenBLAS beside LibTorch's own
+      # threads (util::configure_threads).
       (cd bench/python && MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_MAX_=0 \
+        OPENBLAS_NUM_THREADS=1 \
         "$py" model_speed.py "../../models/$recipe.json" "$input" threads="$pthreads" "$@" | sed 's/"side": "python"/"side": "python-malloc"/') \
         >> "$out/py-$name.jsonl"
     done
@@ -336,7 +339,7 @@ for p in ("python", "python-malloc"):
     cells.append(f"{a:.3f} / {b:.3f}")
     a, b = best(f, "peak_rss_kib", True) / 1024, best(p, "peak_rss_kib", True) / 1024
     cells.append(f"{a:.0f} / {b:.0f}")
-    label = "Python" if p == "python" else "Python + Focus's malloc settings"
+    label = "Python" if p == "python" else "Python + Focus's malloc and OpenBLAS thread settings"
     print(f"| {sys.argv[2]} vs {label} | {sys.argv[3]} | " + " | ".join(cells) + " |")
 gemm = [r for r in rows if r["side"] == f and r.get("gemm_gflops", 0) > 0]
 if gemm:

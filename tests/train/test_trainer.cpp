@@ -58,6 +58,18 @@ std::shared_ptr<models::Classifier> small_model() {
                      {"stages", {{{"channels", 8}, {"attention", "cbam"}, {"stride", 2}}}}};
   return models::build_model(spec, models::image_input(1, 2), "model");
 }
+/// Trains a fresh small_model() in `dir` for one epoch, stops as if interrupted,
+/// then resumes another fresh one to the end; returns the resumed model.
+std::shared_ptr<models::Classifier> train_interrupted(const Setup& s, const std::filesystem::path& dir) {
+  train::FitOptions first;
+  first.stop_after_epoch = 1;
+  train::Trainer(small_model(), s.config, torch::kCPU, util::RunDirectory::create(dir)).fit(*s.train, *s.val, first);
+  auto resumed = small_model();
+  train::FitOptions resume;
+  resume.resume = true;
+  train::Trainer(resumed, s.config, torch::kCPU, util::RunDirectory::create(dir)).fit(*s.train, *s.val, resume);
+  return resumed;
+}
 }  // namespace
 
 TEST_CASE("Trainer learns a separable problem and writes the run files", "[train]") {
@@ -146,14 +158,7 @@ TEST_CASE("Channels-last training resumes exactly and matches the default memory
   for (const auto& p : a->parameters())
     if (p.dim() == 4) CHECK(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
 
-  auto b = small_model();
-  train::FitOptions first;
-  first.stop_after_epoch = 1;
-  train::Trainer(b, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, first);
-  auto c = small_model();
-  train::FitOptions resume;
-  resume.resume = true;
-  train::Trainer(c, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, resume);
+  auto c = train_interrupted(s, b_dir.path());
 
   auto plain_config = s.config;
   plain_config.channels_last = false;
@@ -229,14 +234,7 @@ TEST_CASE("A weight average is validated, saved as the model, and resumes exactl
   CHECK(train::run_inference(*averaged, *s.val, torch::kCPU).loss == Approx(logged).epsilon(1e-6));
 
   // Interrupted after epoch 1 and resumed: the same weights and the same average.
-  auto b = small_model();
-  train::FitOptions first;
-  first.stop_after_epoch = 1;
-  train::Trainer(b, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, first);
-  auto c = small_model();
-  train::FitOptions resume;
-  resume.resume = true;
-  train::Trainer(c, s.config, torch::kCPU, util::RunDirectory::create(b_dir.path())).fit(*s.train, *s.val, resume);
+  auto c = train_interrupted(s, b_dir.path());
   auto c_averaged = small_model();
   train::load_checkpoint(b_dir / "checkpoint.pt", *c_averaged, nullptr, nullptr, false);
   auto pc = c->named_parameters(), pcavg = c_averaged->named_parameters();
@@ -249,7 +247,9 @@ TEST_CASE("A weight average is validated, saved as the model, and resumes exactl
   // A checkpoint written without an average cannot resume a run that keeps one.
   auto plain_config = s.config;
   plain_config.ema_decay = 0;
+  train::FitOptions first, resume;
   first.stop_after_epoch = 1;
+  resume.resume = true;
   train::Trainer(small_model(), plain_config, torch::kCPU, util::RunDirectory::create(plain_dir.path()))
       .fit(*s.train, *s.val, first);
   CHECK_THROWS_WITH(train::Trainer(small_model(), s.config, torch::kCPU, util::RunDirectory::create(plain_dir.path()))

@@ -5,7 +5,6 @@
 # (SGD, no augmentation or dropout); only rank 0 writes; the group resumes
 # together; a missing or killed rank is a clear error within the timeout.
 source "$(dirname "$0")/lib.sh"
-port=$(( 20000 + RANDOM % 30000 ))
 SMALL=(--recipe "$FOCUS_SOURCE_DIR/models/fashion-vit.json" --set data.limit_train=2560 --set data.limit_test=300
        --set data.augment.enabled=false --set model.dropout=0 --set model.layers=1 --set train.epochs=2
        --set train.optimizer.name=sgd --set train.optimizer.momentum=0.9 --set train.optimizer.lr=0.05
@@ -13,8 +12,8 @@ SMALL=(--recipe "$FOCUS_SOURCE_DIR/models/fashion-vit.json" --set data.limit_tra
 
 # group NAME ARGS...: two ranks run focus-train ARGS --out $WORK/NAME.
 group() {
-  local name=$1; shift
-  port=$((port + 1))
+  local name=$1 port; shift
+  port=$(free_port)
   WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$FOCUS_TRAIN" "$@" \
     --out "$WORK/$name" > "$WORK/$name-rank1.out" 2> "$WORK/$name-rank1.err" &
   local other=$!
@@ -58,12 +57,12 @@ pass "the group resumes from rank 0's checkpoint and ends where one process ends
 # A rank that never comes: the rendezvous fails within --dist-timeout and leaves no run behind.
 start=$(date +%s)
 expect_failure "missing rank" "(rendezvous at|cannot connect the Gloo process group through) 127.0.0.1:[0-9]+.* within 3 s" \
-  env WORLD_SIZE=2 RANK=0 MASTER_PORT=$((port + 7)) "$FOCUS_TRAIN" "${SMALL[@]}" --dist-timeout 3 --out "$WORK/alone"
+  env WORLD_SIZE=2 RANK=0 MASTER_PORT=$(free_port) "$FOCUS_TRAIN" "${SMALL[@]}" --dist-timeout 3 --out "$WORK/alone"
 [ $(( $(date +%s) - start )) -lt 60 ] || fail "the missing rank was noticed too late"
 [ ! -e "$WORK/alone" ] || fail "a failed rendezvous left a run directory"
 
 # A rank killed during training: the other fails with a clear error, not a hang.
-port=$((port + 11))
+port=$(free_port)
 LONG=(--set train.epochs=50 --set train.batch_size=32)
 WORLD_SIZE=2 RANK=1 MASTER_PORT=$port "$FOCUS_TRAIN" "${SMALL[@]}" "${LONG[@]}" --out "$WORK/killed" > /dev/null 2>&1 &
 victim=$!

@@ -29,6 +29,20 @@ expect_failure() {
   pass "$name (exit $rc): $(grep -m1 error "$err" || true)"
 }
 
+# free_port : a TCP port free on 127.0.0.1 right now, below Linux's ephemeral
+# range (32768+), so that no client socket of this or another test can hold it
+# (a client retrying a connect to an ephemeral port can even connect to itself).
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + RANDOM % 12000 ))
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || continue   # something listens there
+    ! ss -Htan "( sport = :$port )" 2>/dev/null | grep -q . || continue  # any socket on it, any state
+    echo "$port"; return 0
+  done
+  fail "no free TCP port found between 20000 and 32000"
+}
+
 # json_get FILE KEY : a top-level numeric value from a 2-space-indented JSON file (no jq needed).
 json_get() { grep -o "^  \"$2\": *[0-9.eE+-]*" "$1" | head -n1 | sed 's/.*: *//'; }
 

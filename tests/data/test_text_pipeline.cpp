@@ -42,6 +42,28 @@ TEST_CASE("encode_text (flat): [CLS] first, truncation, offsets into the text", 
   CHECK(empty.tokens[0].id == SpecialTokens::cls);
 }
 
+TEST_CASE("encode_text (flat): head + tail truncation keeps the end of a long text", "[data][text]") {
+  WordTokenizer tok(vocab({"a", "b", "c", "d", "e", "f"}));
+  const std::string text = "a b c d e f";
+  TextEncodingOptions o;
+  o.max_length = 5;  // [CLS] + 4 of the 6 words
+  o.tail_length = 2;
+  const auto cut = encode_text(tok, text, o);
+  REQUIRE(cut.tokens.size() == 5);
+  CHECK(cut.original_tokens == 6);
+  std::string kept;
+  for (size_t i = 1; i < cut.tokens.size(); ++i)
+    kept += text.substr(cut.tokens[i].begin, cut.tokens[i].end - cut.tokens[i].begin);
+  CHECK(kept == "abef");  // head "a b", tail "e f", offsets still into the original text
+  CHECK(cut.tokens[3].begin == 8);
+  o.tail_length = 4;  // tail only
+  CHECK(encode_text(tok, text, o).tokens[1].id == tok.id_of("c"));
+  o.max_length = 64;  // a text that fits is kept whole, whatever the tail
+  CHECK(encode_text(tok, text, o).tokens.size() == 7);
+  o.tail_length = 64;
+  CHECK_THROWS_WITH(encode_text(tok, text, o), Catch::Contains("tail_length must be in [0, max_length)"));
+}
+
 TEST_CASE("encode_text (sentences): splits at . ! ? and blank lines, with limits", "[data][text]") {
   WordTokenizer tok(vocab({"a", "b", "c", "d"}));
   TextEncodingOptions o;

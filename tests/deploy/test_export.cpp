@@ -210,6 +210,7 @@ TEST_CASE("Script metadata: JSON round trip and clear errors", "[deploy]") {
   m.height = m.width = 75;
   m.normalization = {{0.1, 0.2, 0.3}, {0.4, 0.5, 0.6}};
   m.text.max_length = 64;
+  m.text.tail_length = 16;
   m.tokenizer = "word";
   m.tokenizer_files = {"tokenizer.json"};
   const auto back = deploy::metadata_from_json(deploy::to_json(m), "focus.json");
@@ -219,6 +220,7 @@ TEST_CASE("Script metadata: JSON round trip and clear errors", "[deploy]") {
   CHECK(back.height == 75);
   CHECK(back.normalization.std == m.normalization.std);
   CHECK(back.text.max_length == 64);
+  CHECK(back.text.tail_length == 16);
   CHECK(back.tokenizer_files == m.tokenizer_files);
 
   Json newer = deploy::to_json(m);
@@ -227,6 +229,12 @@ TEST_CASE("Script metadata: JSON round trip and clear errors", "[deploy]") {
   Json no_image = deploy::to_json(m);
   no_image.erase("image");
   CHECK_THROWS_WITH(deploy::metadata_from_json(no_image, "focus.json"), Catch::Contains("'image'"));
+  Json long_tail = deploy::to_json(m);
+  long_tail["text"]["tail_length"] = 64;
+  CHECK_THROWS_WITH(deploy::metadata_from_json(long_tail, "focus.json"), Catch::Contains("tail_length < max_length"));
+  Json older = deploy::to_json(m);  // written before tail_length existed: head only
+  older["text"].erase("tail_length");
+  CHECK(deploy::metadata_from_json(older, "focus.json").text.tail_length == 0);
 }
 
 TEST_CASE("ScriptModel: an archive without Focus metadata is an image classifier fed by the flags", "[deploy]") {

@@ -15,7 +15,7 @@ TextDataConfig parse_text_data_config(const util::Json& json, const std::string&
   r.read("class_names", c.class_names).read("val_fraction", c.val_fraction).read("split_seed", c.split_seed);
   r.read("train_fraction", c.train_fraction).read("limit_train", c.limit_train).read("limit_test", c.limit_test);
   if (const auto* t = r.find("tokenizer")) c.tokenizer = parse_tokenizer_config(*t, r.where("tokenizer"));
-  r.read("max_length", c.max_length).read("max_sentences", c.max_sentences);
+  r.read("max_length", c.max_length).read("tail_length", c.tail_length).read("max_sentences", c.max_sentences);
   r.read("max_sentence_length", c.max_sentence_length).read("bucket_by_length", c.bucket_by_length);
   r.read("mask_probability", c.mask_probability);
   r.finish();
@@ -26,6 +26,9 @@ TextDataConfig parse_text_data_config(const util::Json& json, const std::string&
   if (c.train_fraction <= 0 || c.train_fraction > 1)
     throw Error(r.where("train_fraction") + ": expected a value in (0, 1], found " + std::to_string(c.train_fraction));
   if (c.max_length < 2) throw Error(r.where("max_length") + ": must be at least 2 ([CLS] and one token)");
+  if (c.tail_length < 0 || c.tail_length >= c.max_length)
+    throw Error(r.where("tail_length") + ": expected a value in [0, max_length " + std::to_string(c.max_length) +
+                "), found " + std::to_string(c.tail_length));
   if (c.max_sentences < 1 || c.max_sentence_length < 1)
     throw Error(context + ": max_sentences and max_sentence_length must be at least 1");
   if (c.limit_train < 0 || c.limit_test < 0) throw Error(context + ": limit_train and limit_test must be >= 0");
@@ -54,6 +57,7 @@ util::Json to_json(const TextDataConfig& c) {
           {"limit_test", c.limit_test},
           {"tokenizer", to_json(c.tokenizer)},
           {"max_length", c.max_length},
+          {"tail_length", c.tail_length},
           {"max_sentences", c.max_sentences},
           {"max_sentence_length", c.max_sentence_length},
           {"bucket_by_length", c.bucket_by_length},

@@ -30,12 +30,19 @@ bool blank_line_between(std::string_view text, const Token& a, const Token& b) {
 
 EncodedText encode_flat(const std::vector<Token>& tokens, const TextEncodingOptions& options) {
   if (options.max_length < 2) throw Error("max_length must be at least 2 ([CLS] and one token)");
+  if (options.tail_length < 0 || options.tail_length >= options.max_length)
+    throw Error("tail_length must be in [0, max_length), found " + std::to_string(options.tail_length));
   EncodedText out;
   out.original_tokens = static_cast<int64_t>(tokens.size());
-  const size_t keep = std::min(tokens.size(), static_cast<size_t>(options.max_length - 1));
+  const auto room = static_cast<size_t>(options.max_length - 1);
+  const size_t keep = std::min(tokens.size(), room);
+  // A text that fits is kept whole; a longer one keeps head + tail tokens.
+  const size_t tail = tokens.size() > room ? static_cast<size_t>(options.tail_length) : 0;
+  const auto head = static_cast<std::ptrdiff_t>(keep - tail);
   out.tokens.reserve(keep + 1);
   out.tokens.push_back({SpecialTokens::cls, 0, 0});
-  out.tokens.insert(out.tokens.end(), tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(keep));
+  out.tokens.insert(out.tokens.end(), tokens.begin(), tokens.begin() + head);
+  out.tokens.insert(out.tokens.end(), tokens.end() - static_cast<std::ptrdiff_t>(tail), tokens.end());
   return out;
 }
 

@@ -39,6 +39,7 @@ util::Json to_json(const ScriptMetadata& m) {
   if (has_text(m.input))
     j["text"] = {{"layout", m.text.layout == data::TextLayout::sentences ? "sentences" : "flat"},
                  {"max_length", m.text.max_length},
+                 {"tail_length", m.text.tail_length},
                  {"max_sentences", m.text.max_sentences},
                  {"max_sentence_length", m.text.max_sentence_length},
                  {"tokenizer", m.tokenizer},
@@ -78,9 +79,12 @@ ScriptMetadata metadata_from_json(const util::Json& json, const std::string& ori
     std::string layout = "flat";
     tr.read_choice("layout", layout, {"flat", "sentences"});
     m.text.layout = layout == "sentences" ? data::TextLayout::sentences : data::TextLayout::flat;
-    tr.require("max_length", m.text.max_length).read("max_sentences", m.text.max_sentences);
+    tr.require("max_length", m.text.max_length).read("tail_length", m.text.tail_length);
+    tr.read("max_sentences", m.text.max_sentences);
     tr.read("max_sentence_length", m.text.max_sentence_length);
     tr.require("tokenizer", m.tokenizer).require("tokenizer_files", m.tokenizer_files);
+    if (m.text.max_length < 2 || m.text.tail_length < 0 || m.text.tail_length >= m.text.max_length)
+      throw Error(r.where("text") + ": need max_length >= 2 and 0 <= tail_length < max_length");
   }
   return m;
 }

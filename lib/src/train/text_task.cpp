@@ -97,6 +97,7 @@ data::TextEncodingOptions encoding_options(const Recipe& recipe) {
                  ? data::TextLayout::sentences
                  : data::TextLayout::flat;
   o.max_length = c.max_length;
+  o.tail_length = c.tail_length;
   o.max_sentences = c.max_sentences;
   o.max_sentence_length = c.max_sentence_length;
   return o;

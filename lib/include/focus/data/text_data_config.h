@@ -25,6 +25,7 @@ struct TextDataConfig {
   int64_t limit_test = 0;           ///< use only the first this many test texts (0 = all)
   TokenizerConfig tokenizer;        ///< trained on the training texts (all of them, before train_fraction)
   int64_t max_length = 256;         ///< tokens per text, [CLS] included; longer texts are cut
+  int64_t tail_length = 0;          ///< of a longer text keep its last this many tokens too (head + tail; 0 = head only)
   int64_t max_sentences = 16;       ///< hierarchical models: sentences per text
   int64_t max_sentence_length = 32; ///< hierarchical models: tokens per sentence
   bool bucket_by_length = true;     ///< training batches of similar lengths (less padding)

@@ -310,6 +310,29 @@ TEST_CASE("gather_examples: texts, JSONL and pairing, with errors naming the lin
   CHECK_THROWS_WITH(deploy::gather_examples({}, models::InputKind::tokens), Catch::Contains("no inputs"));
 }
 
+TEST_CASE("to_torchscript: an int8 Linear layer does not saturate on CPUs without VNNI", "[deploy]") {
+  // One quantized layer (the bag of embeddings' classifier, 64 inputs): with 8-bit
+  // activations oneDNN's 16-bit pair sums overflow on AVX2-only CPUs (17% error
+  // measured); the archive quantizes activations to 7 bits, as PyTorch does on x86.
+  torch::manual_seed(15);
+  focus::testing::TempDir dir;
+  auto model = models::build_model(Json::parse(R"({"arch": "bag_of_embeddings", "dim": 64})"), text_input(500, 16, 32),
+                                   "model");
+  model->eval();
+  auto batch = token_batch(64, 16, 500);
+  torch::NoGradGuard no_grad;
+  const auto expected = model->forward(batch);
+  deploy::TorchScriptOptions options;
+  options.quantize_linear = true;
+  deploy::to_torchscript(*model, options).save((dir / "int8.pt").string());
+  const auto got =
+      torch::jit::load((dir / "int8.pt").string()).forward(deploy::script_inputs(batch, models::InputKind::tokens)).toTensor();
+  const double relative = max_abs(got, expected) / expected.abs().max().item<double>();
+  INFO("relative error " << relative);
+  CHECK(relative > 0);
+  CHECK(relative < 0.01);
+}
+
 TEST_CASE("to_torchscript: int8 Linear layers stay close to float32 and survive save/load", "[deploy]") {
   torch::manual_seed(14);
   focus::testing::TempDir dir;
@@ -329,7 +352,10 @@ TEST_CASE("to_torchscript: int8 Linear layers stay close to float32 and survive 
   const double scale = expected.abs().max().item<double>();
   const double difference = max_abs(got, expected);
   CHECK(difference > 0);              // really quantized
-  CHECK(difference < 0.05 * scale);   // but close
+  // But close: a random 2-layer model has small logits (max 0.59 here), and 13
+  // layers with 7-bit activations move them by about 10% of that (0.06 measured);
+  // saturating 16-bit sums (8-bit activations on an AVX2-only CPU) moved them 50%.
+  CHECK(difference < 0.15 * scale);
   // The Linear weights are packed int8, not float parameters.
   std::set<std::string> names;
   for (const auto& p : loaded.named_parameters()) names.insert(p.name);

@@ -31,13 +31,19 @@ from torch import nn
 # ---------------------------------------------------------------- nn building blocks
 
 
-def masked_softmax(scores, keep):
+def masked_softmax(scores, keep, in_place=False):
     """lib/src/nn/masked_softmax.cpp: softmax over the last dim ignoring entries
-    where `keep` is False; fully masked rows give zeros instead of NaN."""
+    where `keep` is False (an additive 0 / -inf bias); fully masked rows give zeros
+    instead of NaN. in_place: add the bias into `scores` (masked_softmax_)."""
     if keep is None:
         return torch.softmax(scores, -1)
-    weights = torch.softmax(scores.masked_fill(keep.logical_not(), float("-inf")), -1)
-    return weights.masked_fill(keep.logical_not(), 0.0)
+    drop = keep.logical_not()
+    if not bool(drop.any()):
+        return torch.softmax(scores, -1)
+    bias = torch.zeros(drop.shape, dtype=scores.dtype, device=scores.device).masked_fill_(drop, float("-inf"))
+    weights = torch.softmax(scores.add_(bias) if in_place else scores + bias, -1)
+    empty = drop.all(-1, keepdim=True)
+    return weights.masked_fill(empty, 0.0) if bool(empty.any()) else weights
 
 
 def kaiming_fan_out_(weight):
@@ -169,7 +175,7 @@ class MultiHeadAttention(nn.Module):
             return x.view(b, length, h, d).transpose(1, 2)  # [B, H, L, d]
 
         q, k, v = split(q_in, lq), split(k_in, lk), split(v_in, lk)
-        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(d)  # [B, H, Lq, Lk]
+        scores = torch.matmul(q * (1.0 / math.sqrt(d)), k.transpose(-2, -1))  # [B, H, Lq, Lk]
 
         keep = None
 
@@ -184,7 +190,7 @@ class MultiHeadAttention(nn.Module):
         if causal:
             keep = combine(torch.ones(lq, lk, dtype=torch.bool, device=q_in.device).tril().view(1, 1, lq, lk))
 
-        weights = masked_softmax(scores, keep) if keep is not None else torch.softmax(scores, -1)
+        weights = masked_softmax(scores, keep, in_place=True)
         context = torch.matmul(self.attn_dropout(weights), v)  # [B, H, Lq, d]
         merged = context.transpose(1, 2).contiguous().view(b, lq, e)
         return self.out_proj(merged), weights
@@ -226,7 +232,20 @@ class TransformerEncoder(nn.Module):
             for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if final_norm else None
 
+    # Inference runs the batch through the stack in chunks of about this many tokens.
+    CHUNK_TOKENS = 512
+
     def forward(self, x, key_padding=None, return_weights=False):
+        chunk = max(1, self.CHUNK_TOKENS // max(1, x.size(1)))
+        if return_weights or torch.is_grad_enabled() or chunk >= x.size(0):
+            return self._run(x, key_padding, return_weights)
+        parts = [self._run(x.narrow(0, i, min(chunk, x.size(0) - i)),
+                           None if key_padding is None else key_padding.narrow(0, i, min(chunk, x.size(0) - i)),
+                           False)[0]
+                 for i in range(0, x.size(0), chunk)]
+        return torch.cat(parts), []
+
+    def _run(self, x, key_padding, return_weights):
         weights = []
         y = x
         for layer in self.layers:

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include "focus/nn/masked_softmax.h"
 #include "focus/nn/multi_head_attention.h"
 
 using namespace focus::nn;
@@ -114,4 +115,29 @@ TEST_CASE("MultiHeadAttention::forward_grouped equals forward with each query's 
   CHECK(torch::allclose(grouped.weights, plain.weights, 1e-5, 1e-6));
   CHECK(grouped.weights[1].index({torch::indexing::Ellipsis, torch::indexing::Slice(5, 7)}).abs().max().item<float>() == 0.0f);
   CHECK_THROWS(mha->forward_grouped(query, keys, keys, group.to(torch::kFloat)));
+}
+
+TEST_CASE("masked_softmax: reference values, broadcast masks, empty rows, in place", "[nn]") {
+  torch::manual_seed(6);
+  auto scores = torch::randn({3, 2, 4, 5});
+  auto keep = torch::rand({3, 1, 1, 5}) > 0.3;
+  keep[0].fill_(true);   // nothing masked in example 0
+  keep[1].fill_(false);  // everything masked in example 1
+  keep[2][0][0][1] = true;
+  const auto w = masked_softmax(scores, keep);
+  // Reference: exp over the kept entries only, normalised; all-zero rows where nothing is kept.
+  const auto k = keep.to(torch::kFloat).expand_as(scores);
+  const auto e = torch::exp(scores - scores.amax(-1, true)) * k;
+  const auto sum = e.sum(-1, true);
+  const auto reference = torch::where(sum > 0, e / sum.clamp_min(1e-30), torch::zeros_like(e));
+  CHECK(torch::allclose(w, reference, 1e-6, 1e-7));
+  CHECK(w[1].abs().sum().item<float>() == 0.0f);
+  CHECK_FALSE(w.isnan().any().item<bool>());
+  // The in-place variant gives the same weights and consumes its scores.
+  auto scratch = scores.clone();
+  CHECK(torch::equal(masked_softmax_(scratch, keep), w));
+  CHECK_FALSE(torch::equal(scratch, scores));
+  // No mask, or a mask that keeps everything: a plain softmax.
+  CHECK(torch::equal(masked_softmax(scores, {}), torch::softmax(scores, -1)));
+  CHECK(torch::equal(masked_softmax(scores, torch::ones({5}, torch::kBool)), torch::softmax(scores, -1)));
 }

@@ -51,3 +51,26 @@ TEST_CASE("TransformerEncoder: padding keys do not change the real positions", "
   const float padded_weight = b.weights[0].index({Slice(), Slice(), Slice(), Slice(4, 7)}).abs().max().item<float>();
   CHECK(padded_weight == 0.0f);
 }
+
+TEST_CASE("TransformerEncoder: inference in chunks of the batch equals the whole batch", "[nn]") {
+  // 64 tokens per example: inference without weights runs 8 examples at a time,
+  // so a batch of 21 is cut into 8 + 8 + 5, each chunk with its own padding.
+  torch::manual_seed(4);
+  TransformerEncoder enc(TransformerEncoderOptions(TransformerEncoderLayerOptions(16, 4).dropout(0.0), 2));
+  enc->eval();
+  auto x = torch::randn({21, 64, 16});
+  auto pad = torch::zeros({21, 64}, torch::kBool);
+  for (int64_t i = 0; i < 21; ++i) pad[i].narrow(0, 64 - 3 * i, 3 * i).fill_(true);
+  AttentionMasks masks;
+  masks.key_padding = pad;
+  torch::NoGradGuard no_grad;
+  const auto whole = enc->forward(x, masks, true);  // weights requested: one pass over the batch
+  const auto chunked = enc->forward(x, masks);
+  REQUIRE(chunked.output.sizes() == whole.output.sizes());
+  CHECK(torch::allclose(chunked.output, whole.output, 1e-5, 1e-5));
+  CHECK_FALSE(chunked.output.isnan().any().item<bool>());
+  // A causal stack is cut the same way.
+  AttentionMasks causal;
+  causal.causal = true;
+  CHECK(torch::allclose(enc->forward(x, causal).output, enc->forward(x, causal, true).output, 1e-5, 1e-5));
+}

@@ -65,7 +65,11 @@ class Source {
 void emit_masked_softmax(Source& s, const std::string& out, const std::string& scores, const std::string& keep,
                          int indent) {
   s("drop = " + keep + ".logical_not()", indent);
-  s(out + " = torch.softmax(" + scores + ".masked_fill(drop, float(\"-inf\")), -1).masked_fill(drop, 0.0)", indent);
+  s(out + " = torch.softmax(" + scores + " + torch.zeros(drop.size(), dtype=" + scores + ".dtype, device=" + scores +
+        ".device).masked_fill(drop, float(\"-inf\")), -1)",
+    indent);
+  s("empty = drop.all(-1, keepdim=True)", indent);
+  s("if bool(empty.any()):", indent)(out + " = " + out + ".masked_fill(empty, 0.0)", indent + 1);
 }
 
 // ------------------------------------------------------------ torch::nn leaves
@@ -166,7 +170,7 @@ std::string multi_head_attention_source(const nn::MultiHeadAttentionImpl& m) {
   s("q = q_in.view([b, lq, " + num(h) + ", " + num(d) + "]).transpose(1, 2)");
   s("k = k_in.view([b, lk, " + num(h) + ", " + num(d) + "]).transpose(1, 2)");
   s("v = v_in.view([b, lk, " + num(h) + ", " + num(d) + "]).transpose(1, 2)");
-  s("scores = torch.matmul(q, k.transpose(-2, -1)) / " + num(std::sqrt(static_cast<double>(d))));
+  s("scores = torch.matmul(q * " + num(1.0 / std::sqrt(static_cast<double>(d))) + ", k.transpose(-2, -1))");
   s("if keep is None:")("weights = torch.softmax(scores, -1)", 2);
   s("else:");
   emit_masked_softmax(s, "weights", "scores", "keep", 2);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "focus/nn/linear.h"
 #include "focus/nn/masked_softmax.h"
 
 namespace focus::nn {
@@ -43,7 +44,7 @@ AttentionOutput MultiHeadAttentionImpl::forward(const torch::Tensor& query, cons
                   key.size(1) == value.size(1),
               "MultiHeadAttention: key/value must be [B, Lk, *] matching query batch, got key ", key.sizes(),
               " value ", value.sizes());
-  return attend(q_proj(query), k_proj(key), v_proj(value), masks);
+  return attend(linear(q_proj, query), linear(k_proj, key), linear(v_proj, value), masks);
 }
 
 AttentionOutput MultiHeadAttentionImpl::forward_grouped(const torch::Tensor& query, const torch::Tensor& key,
@@ -58,7 +59,8 @@ AttentionOutput MultiHeadAttentionImpl::forward_grouped(const torch::Tensor& que
   TORCH_CHECK(group.dim() == 1 && group.size(0) == query.size(0) && group.scalar_type() == torch::kLong,
               "MultiHeadAttention: group must be int64 [B] = [", query.size(0), "], got ", group.sizes());
   // Project each key/value set once, then hand every query row its set.
-  return attend(q_proj(query), k_proj(key).index_select(0, group), v_proj(value).index_select(0, group), masks);
+  return attend(linear(q_proj, query), linear(k_proj, key).index_select(0, group),
+                linear(v_proj, value).index_select(0, group), masks);
 }
 
 AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const torch::Tensor& k_in,
@@ -71,7 +73,8 @@ AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const 
   auto k = split(k_in, lk);
   auto v = split(v_in, lk);
 
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));  // [B,H,Lq,Lk]
+  // Scale the queries rather than the scores: a pass over [B, H, Lq, d], not [B, H, Lq, Lk].
+  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(d))), k.transpose(-2, -1));  // [B,H,Lq,Lk]
 
   // Build one "keep" mask broadcastable to [B, H, Lq, Lk].
   torch::Tensor keep;
@@ -95,10 +98,10 @@ AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const 
     combine(torch::ones({lq, lk}, q_in.options().dtype(torch::kBool)).tril().view({1, 1, lq, lk}));
   }
 
-  auto weights = keep.defined() ? masked_softmax(scores, keep) : torch::softmax(scores, -1);
+  auto weights = masked_softmax_(scores, keep);  // the scores are a temporary
   auto context = torch::matmul(attn_dropout(weights), v);  // [B, H, Lq, d]
   auto merged = context.transpose(1, 2).contiguous().view({b, lq, e});
-  return {out_proj(merged), weights};
+  return {linear(out_proj, merged), weights};
 }
 
 }  // namespace focus::nn

@@ -1,6 +1,11 @@
 #include "focus/nn/transformer_encoder.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <torch/nn/functional/activation.h>
+
+#include "focus/nn/linear.h"
 
 namespace focus::nn {
 
@@ -33,7 +38,7 @@ AttentionOutput TransformerEncoderLayerImpl::forward(const torch::Tensor& x, con
   auto normed = norm1(x);
   auto attended = attention(normed, normed, normed, masks);
   auto y = x + dropout(attended.output);
-  y = y + dropout(ff2(torch::gelu(ff1(norm2(y)))));
+  y = y + dropout(linear(ff2, torch::gelu(linear(ff1, norm2(y)))));
   return {y, attended.weights};
 }
 
@@ -56,8 +61,36 @@ void TransformerEncoderImpl::pretty_print(std::ostream& stream) const {
          << options.layer().d_model() << ", num_heads=" << options.layer().num_heads() << ")";
 }
 
+namespace {
+
+/// Inference runs the batch through the stack in chunks of about this many
+/// tokens, so that each chunk's activations stay in cache from one layer to the
+/// next (tall matrix products and the attention are memory-bound otherwise).
+constexpr int64_t kChunkTokens = 512;
+
+AttentionMasks narrow_masks(const AttentionMasks& masks, int64_t start, int64_t length) {
+  AttentionMasks part = masks;
+  if (masks.key_padding.defined()) part.key_padding = masks.key_padding.narrow(0, start, length);
+  if (masks.attn.defined() && masks.attn.dim() == 3) part.attn = masks.attn.narrow(0, start, length);
+  return part;
+}
+
+}  // namespace
+
 EncoderOutput TransformerEncoderImpl::forward(const torch::Tensor& x, const AttentionMasks& masks,
                                               bool return_weights) {
+  TORCH_CHECK(x.dim() == 3, "TransformerEncoder: input must be [B, L, d_model], got ", x.sizes());
+  const int64_t b = x.size(0), chunk = std::max<int64_t>(1, kChunkTokens / std::max<int64_t>(1, x.size(1)));
+  if (return_weights || torch::GradMode::is_enabled() || chunk >= b) return run(x, masks, return_weights);
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < b; i += chunk) {
+    const int64_t n = std::min(chunk, b - i);
+    parts.push_back(run(x.narrow(0, i, n), narrow_masks(masks, i, n), false).output);
+  }
+  return {torch::cat(parts), {}};
+}
+
+EncoderOutput TransformerEncoderImpl::run(const torch::Tensor& x, const AttentionMasks& masks, bool return_weights) {
   EncoderOutput out;
   auto y = x;
   for (const auto& module : *layers) {

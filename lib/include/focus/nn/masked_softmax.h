@@ -8,4 +8,9 @@ namespace focus::nn {
 /// scores: [..., N]; keep: bool broadcastable to scores, true = attend.
 torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& keep);
 
+/// The same, but adds the mask into `scores` in place, saving a pass over a
+/// large tensor: for a temporary the caller no longer reads (attention scores
+/// straight out of a matmul, which no backward needs).
+torch::Tensor masked_softmax_(torch::Tensor scores, const torch::Tensor& keep);
+
 }  // namespace focus::nn

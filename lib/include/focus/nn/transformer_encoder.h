@@ -68,11 +68,18 @@ class TransformerEncoderImpl : public torch::nn::Cloneable<TransformerEncoderImp
   explicit TransformerEncoderImpl(const TransformerEncoderOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
+  /// x: [B, L, d_model]. Without weights and without autograd (inference), the
+  /// batch goes through the stack in cache-sized chunks of examples; the output
+  /// is the same up to float rounding.
   EncoderOutput forward(const torch::Tensor& x, const AttentionMasks& masks = {}, bool return_weights = false);
 
   TransformerEncoderOptions options;
   torch::nn::ModuleList layers{nullptr};
   torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  /// The stack over the whole of x.
+  EncoderOutput run(const torch::Tensor& x, const AttentionMasks& masks, bool return_weights);
 };
 TORCH_MODULE(TransformerEncoder);
 

@@ -148,7 +148,7 @@ PIL.Image.fromarray(numpy.frombuffer(raw, numpy.uint8, offset=16)[:784].reshape(
   echo "| model | bare forward p50 / p99 | focus-predict path p50 / p99 | ratio p50 / p99 |" | tee -a "$out/summary.md"
   echo "| --- | --- | --- | --- |" | tee -a "$out/summary.md"
   for run in fashion-attncnn fashion-vit; do
-    build/bench/focus-bench-predict "$out/$run.pt" "$image" 2000 "$threads" > "$out/$run-latency.log"
+    build/bench/focus-bench-predict "$out/$run.pt" "$image" 10000 "$threads" > "$out/$run-latency.log"
     b=$(awk '/^bare/ {print $4 " / " $7 " ms"}' "$out/$run-latency.log")
     p=$(awk '/^predict/ {print $4 " / " $7 " ms"}' "$out/$run-latency.log")
     r=$(awk '/^ratio/ {print $3 " / " $5}' "$out/$run-latency.log")

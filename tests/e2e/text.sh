@@ -104,12 +104,16 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["units"] == "tokens", d["units"]
 scores = {s["method"]: s for s in d["scores"]}
-assert list(scores) == ["attention", "rollout", "grad_rollout", "random"], list(scores)
+assert list(scores) == ["attention", "rollout", "grad_rollout", "occlusion", "random"], list(scores)
 assert all(s["examples"] + d["skipped_without_tokens"] == 4 for s in scores.values()), scores
 assert all(0 <= s["deletion_auc"] <= 1 for s in scores.values())
 PY
-pass "text --evaluate: deletion/insertion over tokens for 3 methods and the random order"
+pass "text --evaluate: deletion/insertion over tokens for 4 methods and the random order"
 expect_failure "image method on a text run" "does not apply.*attention, rollout, grad_rollout" \
   "$FOCUS_HEATMAP" --run "$WORK/tr" --method gradcam --out "$WORK/bad-maps" --threads 2
-expect_failure "heatmaps of a model without attention" "no explanation method applies to a bag_of_embeddings" \
-  "$FOCUS_HEATMAP" --run "$WORK/bow" --out "$WORK/bad-maps" --threads 2
+# A model without attention still gets the forward-only method.
+"$FOCUS_HEATMAP" --run "$WORK/bow" --limit 2 --out "$WORK/bow-maps" --threads 2 > "$WORK/bow-maps.out"
+grep -q '"name": "leave one token out"' "$WORK/bow-maps/heatmaps.json" || fail "bag-of-embeddings heatmaps lack occlusion"
+pass "text heatmaps of a model without attention: occlusion"
+expect_failure "attention on a model without it" "does not apply.*methods that do: occlusion" \
+  "$FOCUS_HEATMAP" --run "$WORK/bow" --method attention --out "$WORK/bad-maps" --threads 2

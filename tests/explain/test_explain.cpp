@@ -244,5 +244,24 @@ TEST_CASE("text explanations: a weight per token, offsets over the original text
   CHECK(text_page_html({empty}, {"ham", "spam"}, "t").find("no tokens") != std::string::npos);
   CHECK_THROWS_WITH(explain_text(*model, "text_transformer", tokenizer, text, encoding, {"gradcam"}, -1, torch::kCPU),
                     Catch::Contains("attention, rollout, grad_rollout"));
-  CHECK(text_methods("bag_of_embeddings").empty());
+  CHECK(text_methods("bag_of_embeddings") == std::vector<std::string>{"occlusion"});
+
+  // Occlusion, recomputed independently: the drop in the target's probability
+  // when one token is masked out as padding ([CLS] is slot 0, so token k is slot k + 1).
+  const auto occluded = explain_text(*model, "text_transformer", tokenizer, text, encoding, {"occlusion"}, 1, torch::kCPU);
+  REQUIRE(occluded.maps.size() == 1);
+  REQUIRE(occluded.maps[0].weights.size() == e.tokens.size());
+  torch::NoGradGuard no_grad;
+  const auto batch = text_batch(focus::data::encode_text(tokenizer, text, encoding), encoding.layout);
+  const float whole = torch::softmax(model->forward(batch), 1)[0][1].item<float>();
+  for (size_t k : {size_t{0}, size_t{5}, size_t{9}}) {
+    auto b = batch;
+    b.mask = batch.mask.clone();
+    b.mask[0][static_cast<int64_t>(k) + 1] = false;
+    const float without = torch::softmax(model->forward(b), 1)[0][1].item<float>();
+    CHECK(occluded.maps[0].weights[k] == Approx(whole - without).margin(1e-6));
+  }
+  float spread = 0;
+  for (float w : occluded.maps[0].weights) spread = std::max(spread, std::abs(w));
+  CHECK(spread > 0);  // masking a token changes the prediction somewhere
 }

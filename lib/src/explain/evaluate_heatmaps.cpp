@@ -403,10 +403,8 @@ FaithfulnessReport evaluate_heatmaps(const HeatmapRequest& request, const Faithf
     throw Error(request.run + " is a masked-LM pretraining run, not a classifier: there is no prediction to explain");
   const std::string kind = model_kind(run);
   if (run.recipe.is_text()) {
-    const auto applicable = text_methods(kind);
-    if (applicable.empty())
-      throw Error("no explanation method applies to a " + kind + " model, so there is nothing to evaluate");
-    return evaluate_texts(request, run, kind, checked_methods(request.methods, applicable, kind), device, options);
+    return evaluate_texts(request, run, kind, checked_methods(request.methods, text_methods(kind), kind), device,
+                          options);
   }
   if (run.recipe.task == train::kMultimodalClassification)
     return evaluate_questions(request, run, kind, checked_methods(request.methods, question_methods(kind), kind), device,

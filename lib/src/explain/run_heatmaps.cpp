@@ -33,11 +33,7 @@ HeatmapSummary run_text_heatmaps(const HeatmapRequest& request, const train::Tra
   if (!request.options.layer.empty() || request.options.head >= 0)
     throw Error("--layer and --head choose an image model's map; a text page shows every layer and head (pick one "
                 "in its selector)");
-  const auto applicable = text_methods(arch);
-  if (applicable.empty())
-    throw Error("no explanation method applies to a " + arch +
-                " model (it computes no attention over tokens; text_transformer and han runs have them)");
-  const auto methods = checked_methods(request.methods, applicable, arch);
+  const auto methods = checked_methods(request.methods, text_methods(arch), arch);
   const int64_t fixed_target = class_index(request.target, run.class_names);
   const auto split = train::text_split(run, request.split);
   const auto size = static_cast<int64_t>(split.examples.size());

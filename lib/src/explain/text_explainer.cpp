@@ -24,6 +24,31 @@ std::vector<float> cls_row(const torch::Tensor& matrix) {
   return to_vector(matrix.select(0, 0).narrow(0, 1, matrix.size(1) - 1));
 }
 
+/// Leave-one-token-out occlusion (forward calls only, so any text classifier):
+/// a token's weight is the target probability of the whole text minus that of
+/// the text with this token alone masked out, as padding is. Batches of copies.
+std::vector<float> token_occlusion(models::Classifier& model, const data::Batch& batch,
+                                   const std::vector<int64_t>& slots, int64_t target, float whole) {
+  constexpr int64_t kCopies = 64;
+  torch::NoGradGuard no_grad;
+  const auto flat_mask = batch.mask.reshape({1, -1});
+  auto shape = batch.mask.sizes().vec(), input_shape = batch.inputs.sizes().vec();
+  std::vector<float> weights;
+  weights.reserve(slots.size());
+  for (size_t start = 0; start < slots.size(); start += kCopies) {
+    const int64_t n = std::min<int64_t>(kCopies, static_cast<int64_t>(slots.size() - start));
+    auto mask = flat_mask.repeat({n, 1});
+    for (int64_t k = 0; k < n; ++k) mask[k][slots[start + static_cast<size_t>(k)]] = false;
+    shape[0] = input_shape[0] = n;
+    data::Batch copies;
+    copies.mask = mask.reshape(shape);
+    copies.inputs = batch.inputs.expand(input_shape);
+    const auto p = torch::softmax(model.forward(copies), 1).select(1, target).to(torch::kCPU);
+    for (int64_t k = 0; k < n; ++k) weights.push_back(whole - p[k].item<float>());
+  }
+  return weights;
+}
+
 }  // namespace
 
 data::Batch text_batch(const data::EncodedText& encoded, data::TextLayout layout) {
@@ -60,9 +85,9 @@ std::vector<int64_t> token_slots(const data::EncodedText& encoded, data::TextLay
 }
 
 std::vector<std::string> text_methods(const std::string& arch) {
-  if (arch == "text_transformer") return {"attention", "rollout", "grad_rollout"};
-  if (arch == "han") return {"attention"};
-  return {};
+  if (arch == "text_transformer") return {"attention", "rollout", "grad_rollout", "occlusion"};
+  if (arch == "han") return {"attention", "occlusion"};
+  return {"occlusion"};  // any other text classifier (the bag of embeddings)
 }
 
 TextExplanation explain_text(models::Classifier& model, const std::string& arch, const data::Tokenizer& tokenizer,
@@ -96,7 +121,11 @@ TextExplanation explain_text(models::Classifier& model, const std::string& arch,
   for (const auto& m : out.attention)
     if (m.name.rfind("encoder.layer", 0) == 0) layers.push_back(m.weights);
   for (const auto& method : methods) {
-    if (arch == "han") {
+    if (method == "occlusion") {
+      e.maps.push_back({method, "leave one token out",
+                        token_occlusion(model, batch, token_slots(encoded, encoding.layout), e.target,
+                                        e.probabilities[static_cast<size_t>(e.target)])});
+    } else if (arch == "han") {
       const models::NamedAttention *word = nullptr, *sentence = nullptr;
       for (const auto& m : out.attention) {
         if (m.name == "word") word = &m;

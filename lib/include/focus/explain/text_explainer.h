@@ -5,6 +5,7 @@
 //                     of heads: the [CLS] row; plus the attention-pool head),
 //                     rollout and grad_rollout ([CLS] row)
 //   han:              attention: word weights, sentence weights, and their product
+//   every text model: occlusion, leave one token out (forward calls only)
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@
 namespace focus::explain {
 
 struct TextMap {
-  std::string method;          ///< attention, rollout or grad_rollout
+  std::string method;          ///< attention, rollout, grad_rollout or occlusion
   std::string name;            ///< e.g. "encoder.layer1 head 0", "rollout", "han word"
   std::vector<float> weights;  ///< one per token of TextExplanation::tokens
 };
@@ -34,7 +35,7 @@ data::Batch text_batch(const data::EncodedText& encoded, data::TextLayout layout
 /// mask ([CLS] excluded): the units deletion and insertion remove.
 std::vector<int64_t> token_slots(const data::EncodedText& encoded, data::TextLayout layout);
 
-/// The text methods that apply to architecture `arch` (empty when none do).
+/// The text methods that apply to architecture `arch`.
 std::vector<std::string> text_methods(const std::string& arch);
 
 /// Explains `text` with `methods` for class `target` (-1 = the predicted one).

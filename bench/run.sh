@@ -235,6 +235,7 @@ PY
   faith fashion-vit runs/bench-fashion-vit --limit 500
   faith spam-transformer runs/bench-spam-transformer --limit 200
   faith spam-han runs/bench-spam-han --limit 200
+  faith spam-bow runs/bench-spam-bow --limit 200
   echo "| run | method (map) | single-object questions | pointing-game hits | chance | time |" | tee -a "$out/summary.md"
   echo "| --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
   faith clevr-cross runs/bench-clevr-cross --limit 4000 --method attention,grad_rollout,gradcam

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       "                                  focus_batch_size, focus_queue_depth\n"
       "Requests to a model are batched dynamically: a forward call takes up to --max-batch-size examples,\n"
       "waiting at most --max-delay-us for them; when --max-queue requests wait, new ones get 503.\n"
+      "Without batching (--max-batch-size 1), --threads 1 is usually faster: one example is too little work to\n"
+      "split across threads that compete with the HTTP threads (docs/BENCHMARKS.md: 707 against 357 requests/s).\n"
       "With --token, every endpoint but /v2/health/* needs 'Authorization: Bearer TOKEN' (else 401).\n"
       "Errors are 4xx/5xx answers with {\"error\": ...}. SIGTERM or SIGINT: stop accepting, answer the requests\n"
       "in flight, exit 0.\n\n"

@@ -237,6 +237,14 @@ TEST_CASE("text explanations: a weight per token, offsets over the original text
   const std::string ansi = ansi_text(e, e.maps[7]);
   CHECK(ansi.find("\x1b[48;5;") != std::string::npos);
   CHECK(std::regex_replace(ansi, std::regex("\x1b\\[[0-9;]*m"), "") == text);
+  // Signed maps (occlusion): a token for the class in red, against it in blue, zero uncoloured.
+  TextExplanation signed_map;
+  signed_map.text = "for against none";
+  signed_map.tokens = {{0, 0, 3}, {0, 4, 11}, {0, 12, 16}};
+  signed_map.maps = {{"occlusion", "leave one token out", {0.5f, -0.5f, 0.0f}}};
+  CHECK(ansi_text(signed_map, signed_map.maps[0]) ==
+        "\x1b[48;5;196m\x1b[30mfor\x1b[0m \x1b[48;5;33m\x1b[30magainst\x1b[0m \x1b[48;5;231m\x1b[30mnone\x1b[0m");
+  CHECK(text_page_html({signed_map}, {"ham", "spam"}, "t").find("Math.abs") != std::string::npos);
 
   auto empty = explain_text(*model, "text_transformer", tokenizer, "", encoding, {"rollout"}, -1, torch::kCPU);
   CHECK(empty.tokens.empty());

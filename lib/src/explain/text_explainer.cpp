@@ -225,10 +225,10 @@ std::string text_page_html(const std::vector<TextExplanation>& explanations, con
   html += "<script>\nconst WEIGHTS = " + weights.dump() + ";\n"
           "function paint(ex, m) {\n"
           "  const w = WEIGHTS[ex][m] || [];\n"
-          "  const top = Math.max(1e-12, ...w);\n"
+          "  const top = Math.max(1e-12, ...w.map(Math.abs));\n"
           "  document.querySelectorAll('#text' + ex + ' .tok').forEach(s => {\n"
-          "    const v = (w[+s.dataset.i] || 0) / top;\n"
-          "    s.style.background = 'rgba(220, 30, 30, ' + v.toFixed(3) + ')';\n"
+          "    const v = (w[+s.dataset.i] || 0) / top;  // signed maps (occlusion): against the class in blue\n"
+          "    s.style.background = (v >= 0 ? 'rgba(220, 30, 30, ' : 'rgba(30, 90, 220, ') + Math.abs(v).toFixed(3) + ')';\n"
           "    s.title = (w[+s.dataset.i] || 0).toPrecision(3);\n"
           "  });\n"
           "}\n"
@@ -244,17 +244,19 @@ std::string text_page_html(const std::vector<TextExplanation>& explanations, con
 
 std::string ansi_text(const TextExplanation& e, const TextMap& map) {
   float top = 1e-12f;
-  for (float w : map.weights) top = std::max(top, w);
+  for (float w : map.weights) top = std::max(top, std::abs(w));
   std::string out;
   int64_t at = 0;
   for (size_t t = 0; t < e.tokens.size() && t < map.weights.size(); ++t) {
     const auto& tok = e.tokens[t];
     if (tok.begin < at) continue;
     out += e.text.substr(static_cast<size_t>(at), static_cast<size_t>(tok.begin - at));
-    // 256-colour background from white (231) through light reds to red (196).
-    static const int ramp[] = {231, 224, 217, 210, 203, 196};
-    const int level = static_cast<int>(std::lround(5.0 * std::max(0.0f, map.weights[t]) / top));
-    out += "\x1b[48;5;" + std::to_string(ramp[std::clamp(level, 0, 5)]) + "m\x1b[30m" +
+    // 256-colour background from white (231) through light reds to red (196); a negative
+    // weight (occlusion: the token argues against the class) through light blues to blue (33).
+    static const int red[] = {231, 224, 217, 210, 203, 196}, blue[] = {231, 189, 153, 117, 75, 33};
+    const float w = map.weights[t];
+    const int level = std::clamp(static_cast<int>(std::lround(5.0 * std::abs(w) / top)), 0, 5);
+    out += "\x1b[48;5;" + std::to_string(w < 0 ? blue[level] : red[level]) + "m\x1b[30m" +
            e.text.substr(static_cast<size_t>(tok.begin), static_cast<size_t>(tok.end - tok.begin)) + "\x1b[0m";
     at = tok.end;
   }

@@ -244,7 +244,9 @@ TEST_CASE("text explanations: a weight per token, offsets over the original text
   signed_map.maps = {{"occlusion", "leave one token out", {0.5f, -0.5f, 0.0f}}};
   CHECK(ansi_text(signed_map, signed_map.maps[0]) ==
         "\x1b[48;5;196m\x1b[30mfor\x1b[0m \x1b[48;5;33m\x1b[30magainst\x1b[0m \x1b[48;5;231m\x1b[30mnone\x1b[0m");
-  CHECK(text_page_html({signed_map}, {"ham", "spam"}, "t").find("Math.abs") != std::string::npos);
+  const auto signed_page = text_page_html({signed_map}, {"ham", "spam"}, "t");
+  CHECK(signed_page.find("Math.abs") != std::string::npos);
+  CHECK(signed_page.find("blue, for signed maps (occlusion), against it") != std::string::npos);
 
   auto empty = explain_text(*model, "text_transformer", tokenizer, "", encoding, {"rollout"}, -1, torch::kCPU);
   CHECK(empty.tokens.empty());

@@ -186,7 +186,9 @@ std::string text_page_html(const std::vector<TextExplanation>& explanations, con
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
       "</title><style>body{font-family:sans-serif;margin:24px;max-width:60em}.text{white-space:pre-wrap;"
       "line-height:1.7;border:1px solid #ddd;padding:10px}.tok{border-radius:3px}section{margin-bottom:28px}"
-      "</style></head><body>\n<h1>" + html_escape(title) + "</h1>\n";
+      "</style></head><body>\n<h1>" + html_escape(title) + "</h1>\n"
+      "<p>Tokens are shaded by the chosen map's weight: red towards the explained class; blue, for signed "
+      "maps (occlusion), against it. Hover over a token for its weight.</p>\n";
   for (size_t k = 0; k < explanations.size(); ++k) {
     const auto& e = explanations[k];
     const auto name = [&](int64_t i) { return i < static_cast<int64_t>(class_names.size()) ? class_names[static_cast<size_t>(i)] : std::to_string(i); };

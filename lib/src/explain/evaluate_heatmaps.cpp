@@ -240,18 +240,7 @@ FaithfulnessReport evaluate_texts(const HeatmapRequest& request, const train::Tr
     auto slots = torch::tensor(token_slots(encoded, encoding.layout), torch::kLong).to(device);
     const int64_t target = e.predicted;
     auto probability = [&](const torch::Tensor& keep) {
-      torch::NoGradGuard no_grad;
-      const int64_t n = keep.size(0);
-      auto shape = batch.mask.sizes().vec();
-      shape[0] = n;
-      auto mask = batch.mask.reshape({1, -1}).repeat({n, 1});
-      mask.index_copy_(1, slots, keep.to(device) & mask.index_select(1, slots));
-      data::Batch b;
-      b.mask = mask.reshape(shape);
-      auto input_shape = batch.inputs.sizes().vec();
-      input_shape[0] = n;
-      b.inputs = batch.inputs.expand(input_shape);
-      return torch::softmax(run.model->forward(b), 1).select(1, target);
+      return masked_text_probability(*run.model, batch, slots, keep, target);
     };
     const auto& predicted = run.class_names.at(static_cast<size_t>(target));
     util::Json record = {{"index", i}, {"line", split.examples[static_cast<size_t>(i)].line},

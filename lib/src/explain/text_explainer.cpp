@@ -28,22 +28,17 @@ std::vector<float> cls_row(const torch::Tensor& matrix) {
 /// a token's weight is the target probability of the whole text minus that of
 /// the text with this token alone masked out, as padding is. Batches of copies.
 std::vector<float> token_occlusion(models::Classifier& model, const data::Batch& batch,
-                                   const std::vector<int64_t>& slots, int64_t target, float whole) {
+                                   const std::vector<int64_t>& slot_list, int64_t target, float whole) {
   constexpr int64_t kCopies = 64;
-  torch::NoGradGuard no_grad;
-  const auto flat_mask = batch.mask.reshape({1, -1});
-  auto shape = batch.mask.sizes().vec(), input_shape = batch.inputs.sizes().vec();
+  const auto units = static_cast<int64_t>(slot_list.size());
+  const auto slots = torch::tensor(slot_list, torch::kLong).to(batch.mask.device());
   std::vector<float> weights;
-  weights.reserve(slots.size());
-  for (size_t start = 0; start < slots.size(); start += kCopies) {
-    const int64_t n = std::min<int64_t>(kCopies, static_cast<int64_t>(slots.size() - start));
-    auto mask = flat_mask.repeat({n, 1});
-    for (int64_t k = 0; k < n; ++k) mask[k][slots[start + static_cast<size_t>(k)]] = false;
-    shape[0] = input_shape[0] = n;
-    data::Batch copies;
-    copies.mask = mask.reshape(shape);
-    copies.inputs = batch.inputs.expand(input_shape);
-    const auto p = torch::softmax(model.forward(copies), 1).select(1, target).to(torch::kCPU);
+  weights.reserve(slot_list.size());
+  for (int64_t start = 0; start < units; start += kCopies) {
+    const int64_t n = std::min(kCopies, units - start);
+    auto keep = torch::ones({n, units}, torch::kBool);
+    keep.index_put_({torch::arange(n), torch::arange(start, start + n)}, false);  // copy k drops token start + k
+    const auto p = masked_text_probability(model, batch, slots, keep, target).to(torch::kCPU);
     for (int64_t k = 0; k < n; ++k) weights.push_back(whole - p[k].item<float>());
   }
   return weights;
@@ -84,6 +79,20 @@ std::vector<int64_t> token_slots(const data::EncodedText& encoded, data::TextLay
   return slots;
 }
 
+torch::Tensor masked_text_probability(models::Classifier& model, const data::Batch& batch, const torch::Tensor& slots,
+                                      const torch::Tensor& keep, int64_t target) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = keep.size(0);
+  auto shape = batch.mask.sizes().vec(), input_shape = batch.inputs.sizes().vec();
+  shape[0] = input_shape[0] = n;
+  auto mask = batch.mask.reshape({1, -1}).repeat({n, 1});
+  mask.index_copy_(1, slots, keep.to(mask.device()) & mask.index_select(1, slots));
+  data::Batch copies;
+  copies.mask = mask.reshape(shape);
+  copies.inputs = batch.inputs.expand(input_shape);
+  return torch::softmax(model.forward(copies), 1).select(1, target);
+}
+
 std::vector<std::string> text_methods(const std::string& arch) {
   if (arch == "text_transformer") return {"attention", "rollout", "grad_rollout", "occlusion"};
   if (arch == "han") return {"attention", "occlusion"};
@@ -97,8 +106,8 @@ TextExplanation explain_text(models::Classifier& model, const std::string& arch,
   const auto applicable = text_methods(arch);
   for (const auto& m : methods)
     if (std::find(applicable.begin(), applicable.end(), m) == applicable.end())
-      throw Error("method '" + m + "' does not apply to a " + arch + " model (methods that do: " +
-                  (applicable.empty() ? std::string("none") : join(applicable)) + ")");
+      throw Error("method '" + m + "' does not apply to a " + arch + " model (methods that do: " + join(applicable) +
+                  ")");
   const auto encoded = data::encode_text(tokenizer, text, encoding);
   const bool flat = encoding.layout == data::TextLayout::flat;
   TextExplanation e;

@@ -34,6 +34,12 @@ data::Batch text_batch(const data::EncodedText& encoded, data::TextLayout layout
 /// Where each token of TextExplanation::tokens sits in text_batch's flattened
 /// mask ([CLS] excluded): the units deletion and insertion remove.
 std::vector<int64_t> token_slots(const data::EncodedText& encoded, data::TextLayout layout);
+/// The probability of class `target` for copies of the one-text `batch`: copy k keeps the
+/// token `slots` (from token_slots, on the batch's device) where keep[k] is true and masks
+/// the others out as padding is. keep: [n, slots] bool; the result: [n], on the batch's device.
+/// Occlusion and the deletion/insertion curves both remove tokens this way.
+torch::Tensor masked_text_probability(models::Classifier& model, const data::Batch& batch, const torch::Tensor& slots,
+                                      const torch::Tensor& keep, int64_t target);
 
 /// The text methods that apply to architecture `arch`.
 std::vector<std::string> text_methods(const std::string& arch);

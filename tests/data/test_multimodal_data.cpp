@@ -3,12 +3,14 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <set>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "focus/data/multimodal_batch_source.h"
+#include "focus/data/multimodal_data_config.h"
 #include "focus/data/multimodal_manifest.h"
 #include "focus/util/atomic_file.h"
 #include "temp_dir.h"
@@ -164,4 +166,77 @@ TEST_CASE("image + text batches: distinct images once, image_index, grouped trai
   CHECK(first->extra.at(kBatchImages).size(0) == 4);
   CHECK(first->targets[0].item<int64_t>() == 0);
   CHECK(first->targets[1].item<int64_t>() == 1);
+}
+
+TEST_CASE("image + text batches: a curriculum trains on some examples first, epochs keep their length",
+          "[data][multimodal]") {
+  // 4 images, 3 questions each; the first question of each image (1 token) from epoch 1, the others from epoch 3.
+  const int64_t n_images = 4, per_image = 3;
+  auto images = torch::zeros({n_images, 2, 2, 1}, torch::kUInt8);
+  std::vector<EncodedText> texts;
+  std::vector<int64_t> image_of, labels;
+  MultimodalBatchOptions o;
+  o.batch_size = 5;
+  o.shuffle = true;
+  for (int64_t i = 0; i < n_images; ++i)
+    for (int64_t j = 0; j < per_image; ++j) {
+      texts.push_back(tokens(j == 0 ? std::vector<int64_t>{5} : std::vector<int64_t>{6, 7}));
+      image_of.push_back(i);
+      labels.push_back(i * per_image + j);  // label = example
+      o.first_epoch.push_back(j == 0 ? 1 : 3);
+    }
+  MultimodalBatchSource source(images, Normalization{{0.0}, {1.0}}, texts, image_of, labels, o);
+  REQUIRE(source.batches() == 3);
+  auto examples_of = [&](int64_t epoch) {
+    std::vector<int64_t> seen;
+    int64_t batches = 0;
+    auto stream = source.epoch(7, epoch);
+    while (auto batch = stream->next()) {
+      ++batches;
+      for (int64_t r = 0; r < batch->targets.size(0); ++r) seen.push_back(batch->targets[r].item<int64_t>());
+    }
+    CHECK(batches == 3);
+    return seen;
+  };
+  for (int64_t epoch : {1, 2}) {
+    const auto seen = examples_of(epoch);
+    CHECK(seen.size() == 12);  // the 4 available examples, three passes
+    for (int64_t e : seen) CHECK(e % per_image == 0);
+    for (int64_t i = 0; i < n_images; ++i) CHECK(std::count(seen.begin(), seen.end(), i * per_image) == 3);
+  }
+  const auto all = examples_of(3);
+  CHECK(std::set<int64_t>(all.begin(), all.end()).size() == 12);  // from epoch 3 on: each example once
+
+  o.first_epoch.assign(12, 2);  // nothing available in epoch 1
+  MultimodalBatchSource none(images, Normalization{{0.0}, {1.0}}, texts, image_of, labels, o);
+  CHECK_THROWS_WITH(none.epoch(1, 1), Catch::Contains("no example is available in epoch 1"));
+  o.first_epoch.assign(5, 1);
+  CHECK_THROWS_WITH(MultimodalBatchSource(images, Normalization{{0.0}, {1.0}}, texts, image_of, labels, o),
+                    Catch::Contains("5 first epochs for 12 examples"));
+}
+
+TEST_CASE("curriculum: stages give each group its first epoch; bad stages are errors", "[data][multimodal]") {
+  const std::vector<CurriculumStage> stages = {{2, {"easy"}}, {3, {"easy", "medium"}}};
+  CHECK(curriculum_first_epochs(stages, {"easy", "medium", "hard", "easy"}, "data.curriculum") ==
+        std::vector<int64_t>{1, 3, 6, 1});
+  CHECK(curriculum_first_epochs({}, {"easy"}, "data.curriculum").empty());
+  CHECK_THROWS_WITH(curriculum_first_epochs(stages, {"easy", "hard"}, "data.curriculum"),
+                    Catch::Contains("data.curriculum[1].groups: no training example has the group \"medium\"") &&
+                        Catch::Contains("found: \"easy\", \"hard\""));
+
+  auto parse = [](const std::string& text) {
+    return parse_multimodal_data_config(focus::util::Json::parse(text), "recipe r.json: data");
+  };
+  const auto c = parse(R"({"root": "d", "group_field": "type", "curriculum": [{"epochs": 2, "groups": ["a"]}]})");
+  REQUIRE(c.curriculum.size() == 1);
+  CHECK(c.curriculum[0].epochs == 2);
+  CHECK(to_json(c)["curriculum"][0]["groups"][0] == "a");
+  CHECK_THROWS_WITH(parse(R"({"root": "d", "curriculum": [{"epochs": 2, "groups": ["a"]}]})"),
+                    Catch::Contains("needs data.group_field"));
+  CHECK_THROWS_WITH(parse(R"({"root": "d", "group_field": "type", "curriculum": [{"epochs": 0, "groups": ["a"]}]})"),
+                    Catch::Contains("curriculum[0].epochs: must be at least 1"));
+  CHECK_THROWS_WITH(parse(R"({"root": "d", "group_field": "type", "curriculum": [{"epochs": 1, "groups": []}]})"),
+                    Catch::Contains("curriculum[0].groups: must name at least one group"));
+  CHECK_THROWS_WITH(parse(R"({"root": "d", "group_field": "type", "curriculum": {"epochs": 1}})"),
+                    Catch::Contains("expected an array of stages"));
 }

@@ -36,6 +36,13 @@ MultimodalBatchSource::MultimodalBatchSource(torch::Tensor images, Normalization
     throw Error("image + text batches: images must be uint8 [N, H, W, C]");
   for (int64_t i : image_of_)
     if (i < 0 || i >= images_.size(0)) throw Error("image + text batches: image index " + std::to_string(i) + " out of range");
+  if (!options_.first_epoch.empty() && options_.first_epoch.size() != texts_.size())
+    throw Error("image + text batches: " + std::to_string(options_.first_epoch.size()) + " first epochs for " +
+                std::to_string(texts_.size()) + " examples");
+}
+
+bool MultimodalBatchSource::available(size_t example, int64_t epoch) const {
+  return options_.first_epoch.empty() || options_.first_epoch[example] <= epoch;
 }
 
 int64_t MultimodalBatchSource::batches() const { return (size() + options_.batch_size - 1) / options_.batch_size; }
@@ -46,17 +53,24 @@ std::vector<std::vector<int64_t>> MultimodalBatchSource::plan(uint64_t seed, int
   if (options_.shuffle) {
     std::mt19937_64 rng(mix_seed(seed, static_cast<uint64_t>(epoch), 3));
     std::vector<std::vector<int64_t>> by_image(static_cast<size_t>(images_.size(0)));
-    for (size_t i = 0; i < image_of_.size(); ++i) by_image[static_cast<size_t>(image_of_[i])].push_back(static_cast<int64_t>(i));
-    std::vector<std::vector<int64_t>> groups;
-    for (auto& examples : by_image) {
-      std::shuffle(examples.begin(), examples.end(), rng);
-      const size_t g = options_.group_size > 0 ? static_cast<size_t>(options_.group_size) : std::max<size_t>(1, examples.size());
-      for (size_t start = 0; start < examples.size(); start += g)
-        groups.emplace_back(examples.begin() + static_cast<std::ptrdiff_t>(start),
-                            examples.begin() + static_cast<std::ptrdiff_t>(std::min(examples.size(), start + g)));
+    for (size_t i = 0; i < image_of_.size(); ++i)
+      if (available(i, epoch)) by_image[static_cast<size_t>(image_of_[i])].push_back(static_cast<int64_t>(i));
+    // Whole passes over the available examples (one pass when all are), the last one cut to size().
+    while (static_cast<int64_t>(order.size()) < size()) {
+      std::vector<std::vector<int64_t>> groups;
+      for (auto& examples : by_image) {
+        std::shuffle(examples.begin(), examples.end(), rng);
+        const size_t g = options_.group_size > 0 ? static_cast<size_t>(options_.group_size) : std::max<size_t>(1, examples.size());
+        for (size_t start = 0; start < examples.size(); start += g)
+          groups.emplace_back(examples.begin() + static_cast<std::ptrdiff_t>(start),
+                              examples.begin() + static_cast<std::ptrdiff_t>(std::min(examples.size(), start + g)));
+      }
+      if (groups.empty())
+        throw Error("image + text batches: no example is available in epoch " + std::to_string(epoch));
+      std::shuffle(groups.begin(), groups.end(), rng);
+      for (const auto& group : groups) order.insert(order.end(), group.begin(), group.end());
     }
-    std::shuffle(groups.begin(), groups.end(), rng);
-    for (const auto& group : groups) order.insert(order.end(), group.begin(), group.end());
+    order.resize(texts_.size());
   } else {
     order.resize(texts_.size());
     std::iota(order.begin(), order.end(), 0);

@@ -1,8 +1,63 @@
 #include "focus/data/multimodal_data_config.h"
 
+#include <map>
+#include <set>
+
 #include "focus/util/error.h"
 
 namespace focus::data {
+
+namespace {
+
+std::vector<CurriculumStage> parse_curriculum(const util::Json& json, const std::string& context) {
+  if (!json.is_array()) throw Error(context + ": expected an array of stages, found " + util::json_type_name(json));
+  std::vector<CurriculumStage> out;
+  for (size_t i = 0; i < json.size(); ++i) {
+    CurriculumStage stage;
+    util::ObjectReader r(json[i], context + "[" + std::to_string(i) + "]");
+    r.require("epochs", stage.epochs).require("groups", stage.groups);
+    r.finish();
+    if (stage.epochs < 1) throw Error(r.where("epochs") + ": must be at least 1");
+    if (stage.groups.empty()) throw Error(r.where("groups") + ": must name at least one group");
+    out.push_back(std::move(stage));
+  }
+  return out;
+}
+
+util::Json curriculum_json(const std::vector<CurriculumStage>& stages) {
+  util::Json out = util::Json::array();
+  for (const auto& s : stages) out.push_back({{"epochs", s.epochs}, {"groups", s.groups}});
+  return out;
+}
+
+}  // namespace
+
+std::vector<int64_t> curriculum_first_epochs(const std::vector<CurriculumStage>& stages,
+                                             const std::vector<std::string>& groups, const std::string& context) {
+  if (stages.empty()) return {};
+  const std::set<std::string> present(groups.begin(), groups.end());
+  std::map<std::string, int64_t> joins;  // group -> first epoch
+  int64_t start = 1;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    for (const auto& g : stages[i].groups) {
+      if (!present.count(g)) {
+        std::string found;
+        for (const auto& p : present) found += (found.empty() ? "" : ", ") + ("\"" + p + "\"");
+        throw Error(context + "[" + std::to_string(i) + "].groups: no training example has the group \"" + g +
+                    "\" (found: " + (found.empty() ? "none; is data.group_field set?" : found) + ")");
+      }
+      joins.emplace(g, start);
+    }
+    start += stages[i].epochs;
+  }
+  std::vector<int64_t> out;
+  out.reserve(groups.size());
+  for (const auto& g : groups) {
+    auto it = joins.find(g);
+    out.push_back(it == joins.end() ? start : it->second);
+  }
+  return out;
+}
 
 MultimodalDataConfig parse_multimodal_data_config(const util::Json& json, const std::string& context) {
   MultimodalDataConfig c;
@@ -16,7 +71,10 @@ MultimodalDataConfig parse_multimodal_data_config(const util::Json& json, const 
   r.read("limit_train_images", c.limit_train_images).read("channels", c.channels).read("image_size", c.image_size);
   if (const auto* t = r.find("tokenizer")) c.tokenizer = parse_tokenizer_config(*t, r.where("tokenizer"));
   r.read("max_length", c.max_length).read("image_group_size", c.image_group_size);
+  if (const auto* curriculum = r.find("curriculum")) c.curriculum = parse_curriculum(*curriculum, r.where("curriculum"));
   r.finish();
+  if (!c.curriculum.empty() && rd.group_field.empty())
+    throw Error(r.where("curriculum") + ": needs data.group_field, the manifest field that names each example's group");
   if (rd.image_field.empty() || rd.text_field.empty() || rd.label_field.empty())
     throw Error(context + ": image_field, text_field and label_field must name fields of the manifest");
   if (c.train.empty()) throw Error(r.where("train") + ": must name the training manifest");
@@ -48,7 +106,8 @@ util::Json to_json(const MultimodalDataConfig& c) {
           {"image_size", c.image_size},
           {"tokenizer", to_json(c.tokenizer)},
           {"max_length", c.max_length},
-          {"image_group_size", c.image_group_size}};
+          {"image_group_size", c.image_group_size},
+          {"curriculum", curriculum_json(c.curriculum)}};
 }
 
 }  // namespace focus::data

@@ -102,6 +102,12 @@ std::unique_ptr<data::MultimodalBatchSource> make_source(const Split& split, con
   options.shard = shard;
   options.shuffle = training;
   options.group_size = c.image_group_size;
+  if (training) {
+    std::vector<std::string> groups;
+    groups.reserve(split.examples.size());
+    for (const auto& e : split.examples) groups.push_back(e.group);
+    options.first_epoch = data::curriculum_first_epochs(c.curriculum, groups, "data.curriculum");
+  }
   return std::make_unique<data::MultimodalBatchSource>(std::move(images.images), norm,
                                                        encode(tokenizer, split.examples, c.max_length, what),
                                                        std::move(images.image_of), labels, options);

@@ -8,6 +8,10 @@
 // (each image's examples shuffled and cut into groups, the groups of all
 // images shuffled, new each epoch), so a batch holds batch_size / group_size
 // images and the image encoder runs once per image it holds.
+// A training epoch may use only some examples (a curriculum: first_epoch says
+// from which epoch on each example is trained on). Such an epoch still has
+// batches() batches: it goes over the available examples as many times as it
+// takes, so the learning-rate schedule and the epoch length do not change.
 #include <string>
 #include <vector>
 
@@ -26,6 +30,8 @@ struct MultimodalBatchOptions {
   Shard shard;              ///< data-parallel training: this rank's rows of each batch
   bool shuffle = false;     ///< image-grouped order, new each epoch; otherwise file order
   int64_t group_size = 0;   ///< with shuffle: examples of one image kept together (0 = all of them)
+  /// With shuffle: per example, the first epoch (1-based) that trains on it; empty = all from epoch 1.
+  std::vector<int64_t> first_epoch;
 };
 
 class MultimodalBatchSource : public BatchSource {
@@ -39,6 +45,7 @@ class MultimodalBatchSource : public BatchSource {
 
  private:
   Batch make_batch(const std::vector<int64_t>& indices) const;
+  bool available(size_t example, int64_t epoch) const;
   std::vector<std::vector<int64_t>> plan(uint64_t seed, int64_t epoch) const;
 
   torch::Tensor images_;

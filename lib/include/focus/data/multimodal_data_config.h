@@ -12,6 +12,13 @@
 
 namespace focus::data {
 
+/// One stage of a training curriculum: for `epochs` epochs, train only on the
+/// examples whose group (the manifest's group_field) is in `groups`.
+struct CurriculumStage {
+  int64_t epochs = 1;
+  std::vector<std::string> groups;
+};
+
 struct MultimodalDataConfig {
   std::string root;                  ///< directory the manifests are relative to
   std::string train = "train.jsonl"; ///< training manifest
@@ -28,7 +35,17 @@ struct MultimodalDataConfig {
   int64_t max_length = 64;           ///< tokens per text, [CLS] included
   int64_t image_group_size = 0;      ///< training batches keep this many examples of an image together
                                      ///< (0 = all of them: fewest image encodings, least image variety)
+  /// Stages run one after another from epoch 1; a group joins at the first
+  /// stage that names it and stays; groups no stage names join after the last
+  /// stage. Empty = every example from epoch 1. Validation always uses all.
+  std::vector<CurriculumStage> curriculum;
 };
+
+/// Per training example (by group), the first epoch that trains on it under
+/// `stages`; empty when there are no stages. Throws when a stage names a group
+/// that no example has (`context` names the recipe key in the message).
+std::vector<int64_t> curriculum_first_epochs(const std::vector<CurriculumStage>& stages,
+                                             const std::vector<std::string>& groups, const std::string& context);
 
 MultimodalDataConfig parse_multimodal_data_config(const util::Json& json, const std::string& context);
 util::Json to_json(const MultimodalDataConfig& config);

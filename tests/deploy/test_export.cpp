@@ -110,14 +110,16 @@ std::vector<Case> cases() {
                  text_input(40, 12, 2), models::InputKind::tokens, token_batch(4, 9, 40)});
   out.push_back({"han", Json::parse(R"({"arch": "han", "embedding_dim": 12, "hidden": 8, "attention_dim": 10})"),
                  text_input(40, 0, 2), models::InputKind::sentences, sentence_batch(40)});
-  // "cross conditioned": the cross fusion with FiLM conditioning blocks; plain cross stays last.
-  for (const std::string fusion : {"concat", "late", "film", "cross conditioned", "cross"}) {
+  // "cross conditioned": the cross fusion with FiLM conditioning blocks; "cross fourier": with Fourier
+  // region positions; plain cross stays last.
+  for (const std::string fusion : {"concat", "late", "film", "cross conditioned", "cross fourier", "cross"}) {
     Json spec = Json::parse(R"({"arch": "fusion", "image": {"stem_channels": 8, "stem_stride": 2,
       "stages": [{"channels": 8, "stride": 2, "attention": "se"}, {"channels": 16, "stride": 2}]},
       "text": {"dim": 16, "layers": 1, "heads": 2}, "dim": 24, "heads": 2, "relational_layers": 1,
       "cross_layers": 2, "film_blocks": 2, "hidden": 24})");
     spec["fusion"] = fusion.substr(0, fusion.find(' '));
     if (fusion == "cross conditioned") spec["conditioning_blocks"] = 2;
+    if (fusion == "cross fourier") spec["region_positions"] = "fourier";
     auto input = text_input(30, 10, 7);
     input.channels = 3;
     input.height = input.width = 32;

@@ -31,11 +31,13 @@ Json small_model(const std::string& fusion) {
     "dim": 16, "heads": 2, "relational_layers": 1, "cross_layers": 2, "film_blocks": 2, "hidden": 24, "dropout": 0.0})");
 }
 
-/// The fusions to test: the four, and cross with FiLM conditioning blocks ("cross conditioned").
-const std::vector<std::string> kVariants = {"concat", "late", "film", "cross", "cross conditioned"};
+/// The fusions to test: the four, cross with FiLM conditioning blocks ("cross conditioned") and cross
+/// with Fourier region positions ("cross fourier").
+const std::vector<std::string> kVariants = {"concat", "late", "film", "cross", "cross conditioned", "cross fourier"};
 Json variant(const std::string& name) {
   auto spec = small_model(name.substr(0, name.find(' ')));
   if (name == "cross conditioned") spec["conditioning_blocks"] = 2;
+  if (name == "cross fourier") spec["region_positions"] = "fourier";
   return spec;
 }
 
@@ -177,4 +179,38 @@ TEST_CASE("FusionNet options: unknown fusion, bad widths and a missing image bat
   auto batch = vqa_batch(2, 1, 5);
   batch.extra.clear();
   CHECK_THROWS_WITH(model->forward(batch), Catch::Contains("no images"));
+}
+
+TEST_CASE("FusionNet region positions: the Fourier encoding, computed by hand; film takes only coordinates",
+          "[models][multimodal]") {
+  // A 1 x 2 grid: x = -1, 1 and y = 0.
+  auto coords = torch::tensor({-1.0f, 1.0f, 0.0f, 0.0f}).view({1, 2, 1, 2});
+  auto f = models::fourier_positions(coords);
+  REQUIRE(f.sizes() == torch::IntArrayRef({2, 4 * models::kRegionFrequencies}));
+  // Per frequency k: sin(a_x), sin(a_y), cos(a_x), cos(a_y) with a = (pi k / 2) coordinate.
+  for (int64_t k = 1; k <= models::kRegionFrequencies; ++k)
+    for (int64_t r = 0; r < 2; ++r) {
+      const double ax = (r == 0 ? -1.0 : 1.0) * M_PI * static_cast<double>(k) / 2.0;
+      const int64_t c = 4 * (k - 1);
+      CHECK(f[r][c].item<double>() == Approx(std::sin(ax)).margin(1e-6));
+      CHECK(f[r][c + 1].item<double>() == Approx(0.0).margin(1e-6));
+      CHECK(f[r][c + 2].item<double>() == Approx(std::cos(ax)).margin(1e-6));
+      CHECK(f[r][c + 3].item<double>() == Approx(1.0).margin(1e-6));
+    }
+  // The dot product of two regions' encodings depends only on their offset.
+  auto grid = torch::stack({torch::linspace(-1, 1, 5).view({1, 5}).expand({5, 5}),
+                            torch::linspace(-1, 1, 5).view({5, 1}).expand({5, 5})}).unsqueeze(0);
+  auto g = models::fourier_positions(grid);  // rows y * 5 + x
+  CHECK(g[0].dot(g[6]).item<double>() == Approx(g[12].dot(g[18]).item<double>()).margin(1e-5));  // offset (1, 1)
+  CHECK(g[0].dot(g[0]).item<double>() == Approx(2.0 * models::kRegionFrequencies).margin(1e-5));
+
+  auto cross = models::parse_fusion_net_options(variant("cross fourier"), "m");
+  CHECK(cross.region_positions == "fourier");
+  CHECK(models::to_json(cross)["region_positions"] == "fourier");
+  auto film = small_model("film");
+  film["region_positions"] = "fourier";
+  CHECK_THROWS_WITH(models::parse_fusion_net_options(film, "m"), Catch::Contains("takes only \"coords\""));
+  auto bad = small_model("cross");
+  bad["region_positions"] = "learned";
+  CHECK_THROWS_WITH(models::parse_fusion_net_options(bad, "m"), Catch::Contains("region_positions"));
 }

@@ -451,6 +451,13 @@ std::string fusion_source(const models::FusionNetImpl& m) {
   s("if w > 1:")("xs = torch.linspace(-1, 1, w, dtype=like.dtype, device=like.device)", 2);
   s("else:")("xs = torch.zeros([1], dtype=like.dtype, device=like.device)", 2);
   s("return torch.stack([xs.view([1, w]).expand([h, w]), ys.view([h, 1]).expand([h, w])]).unsqueeze(0)");
+  if (m.position_proj) {  // models::fourier_positions
+    s.def("fourier_positions(self, coords: Tensor) -> Tensor");
+    s("xy = coords.flatten(2).transpose(1, 2)[0]")("columns: List[Tensor] = []");
+    s("for k in range(1, " + num(models::kRegionFrequencies) + " + 1):");
+    s("angle = xy * (3.141592653589793 * k / 2.0)", 2)("columns.append(torch.sin(angle))", 2)("columns.append(torch.cos(angle))", 2);
+    s("return torch.cat(columns, 1)");
+  }
 
   s.def("forward_with_attention(self, images: Tensor, ids: Tensor, mask: Tensor, image_index: Optional[Tensor] = None" +
         std::string(kWithAttention));
@@ -469,6 +476,7 @@ std::string fusion_source(const models::FusionNetImpl& m) {
   s("coords = self.coordinates(h, w, x)");
   s("grid = self.region_proj.forward(torch.cat([x, coords.expand([n, 2, h, w])], 1))");
   s("regions = grid.flatten(2).transpose(1, 2)");
+  if (m.position_proj) s("regions = regions + self.position_proj.forward(self.fourier_positions(coords)).unsqueeze(0)");
   s("encoded, text_weights = self.text.forward(ids, valid)");
   for (int64_t i = 0; i < o.text.layers; ++i) s("maps[\"text.layer" + num(i) + "\"] = text_weights[" + num(i) + "]");
   s(m.text_proj ? "tokens = self.text_proj.forward(encoded)" : "tokens = encoded");

@@ -1,5 +1,7 @@
 #include "focus/models/fusion_net.h"
 
+#include <cmath>
+
 #include "focus/data/multimodal_batch_source.h"
 #include "focus/util/error.h"
 
@@ -15,6 +17,19 @@ torch::Tensor coordinate_grid(int64_t h, int64_t w, const torch::TensorOptions& 
 }
 
 }  // namespace
+
+torch::Tensor fourier_positions(const torch::Tensor& coords) {
+  TORCH_CHECK(coords.dim() == 4 && coords.size(0) == 1 && coords.size(1) == 2, "fourier_positions: expected [1, 2, h, w], got ",
+              coords.sizes());
+  auto xy = coords.flatten(2).transpose(1, 2)[0];  // [h * w, 2]
+  std::vector<torch::Tensor> columns;
+  for (int64_t k = 1; k <= kRegionFrequencies; ++k) {
+    auto angle = xy * (M_PI * static_cast<double>(k) / 2.0);
+    columns.push_back(torch::sin(angle));
+    columns.push_back(torch::cos(angle));
+  }
+  return torch::cat(columns, 1);
+}
 
 FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::string& context) {
   FusionNetOptions o;
@@ -34,6 +49,7 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
   }
   r.read_choice("fusion", o.fusion, {"concat", "late", "film", "cross"});
   r.read("dim", o.dim).read("heads", o.heads).read("relational_layers", o.relational_layers);
+  r.read_choice("region_positions", o.region_positions, {"coords", "fourier"});
   r.read("conditioning_blocks", o.conditioning_blocks);
   r.read("cross_layers", o.cross_layers).read("film_blocks", o.film_blocks).read("hidden", o.hidden);
   r.read("dropout", o.dropout);
@@ -48,6 +64,8 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
     throw Error(context + ": need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1, hidden >= 1 and "
                 "conditioning_blocks >= 0");
   if (o.dropout < 0 || o.dropout >= 1) throw Error(r.where("dropout") + ": must be in [0, 1)");
+  if (o.fusion == "film" && o.region_positions != "coords")
+    throw Error(r.where("region_positions") + ": the film fusion reads coordinates in each block and takes only \"coords\"");
   return o;
 }
 
@@ -61,6 +79,7 @@ util::Json to_json(const FusionNetOptions& o) {
           {"text", to_json(o.text)},
           {"fusion", o.fusion},
           {"dim", o.dim},
+          {"region_positions", o.region_positions},
           {"heads", o.heads},
           {"relational_layers", o.relational_layers},
           {"cross_layers", o.cross_layers},
@@ -146,6 +165,8 @@ FusionNetImpl::FusionNetImpl(FusionNetOptions options_) : options(std::move(opti
     }
   }
   region_proj = register_module("region_proj", torch::nn::Conv2d(Conv2dOptions(channels + 2, o.dim, 1)));
+  if (o.region_positions == "fourier")
+    position_proj = register_module("position_proj", torch::nn::Linear(4 * kRegionFrequencies, o.dim));
   text = register_module("text", TextEncoder(o.text));
   if (o.text.dim != o.dim) text_proj = register_module("text_proj", torch::nn::Linear(o.text.dim, o.dim));
   dropout = register_module("dropout", torch::nn::Dropout(o.dropout));
@@ -204,6 +225,7 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
   if (activations) activations->push_back({"image.grid", x});
   auto grid = region_proj(torch::cat({x, coords.expand({n_images, 2, h, w})}, 1));  // [I, dim, h, w]
   auto regions = grid.flatten(2).transpose(1, 2);                                    // [I, R, dim]
+  if (position_proj) regions = regions + position_proj(fourier_positions(coords)).unsqueeze(0);
 
   // Every question.
   auto encoded = text(batch.inputs, batch.mask, maps != nullptr);

@@ -55,6 +55,17 @@ struct FusionNetOptions {
   // fusion
   std::string fusion = "cross";  ///< concat, late, film or cross
   int64_t dim = 64;              ///< width of region features and of the fusion layers
+  /// How regions know where they are (concat, late, cross). "coords": their x
+  /// and y in [-1, 1] enter the projection to `dim` as two more channels (a
+  /// small share of its input). "fourier": in addition, a learned projection
+  /// of sin and cos of x and y at kRegionFrequencies frequencies is added to
+  /// every region, as a Transformer adds position embeddings: attention can
+  /// then read a region's position, and a dot product of two regions'
+  /// encodings is a function of their offset. With "coords" the cross fusion
+  /// learned which object a question names but not where it is
+  /// (docs/BENCHMARKS.md, Sort-of-CLEVR). film reads coordinates in each
+  /// block and takes only "coords".
+  std::string region_positions = "coords";
   int64_t heads = 4;             ///< attention heads of the relational and cross layers
   int64_t relational_layers = 2; ///< cross: region self-attention layers
   int64_t cross_layers = 2;      ///< cross: question -> region layers
@@ -63,13 +74,21 @@ struct FusionNetOptions {
   /// between the relational and the cross layers (0 = none: the cross layers
   /// read the question-independent regions). Multiplicative conditioning lets
   /// a region mark itself as the one asked about before any attention has
-  /// learned to find it; without it the cross layers did not learn to bind a
-  /// colour word to a region (docs/BENCHMARKS.md, Sort-of-CLEVR).
+  /// learned to find it. It solved a one-form diagnostic task that the plain
+  /// cross layers did not; the recipe now gets there instead with a
+  /// curriculum and "fourier" region positions (docs/BENCHMARKS.md, Sort-of-CLEVR).
   int64_t conditioning_blocks = 0;
   int64_t film_blocks = 2;       ///< film: FiLM residual blocks
   int64_t hidden = 128;          ///< width of the classifier MLP
   double dropout = 0.1;          ///< dropout in the fusion layers and the classifier
 };
+
+/// Frequencies of the "fourier" region positions: sin and cos of (pi k / 2) x
+/// and of (pi k / 2) y for k = 1 .. kRegionFrequencies.
+inline constexpr int64_t kRegionFrequencies = 4;
+/// The "fourier" encoding of a coordinate grid [1, 2, h, w] (x, y): [h * w, 4 * kRegionFrequencies],
+/// per frequency k the columns sin(a_x), sin(a_y), cos(a_x), cos(a_y) with a = (pi k / 2) coordinate.
+torch::Tensor fourier_positions(const torch::Tensor& coords);
 
 FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::string& context);
 util::Json to_json(const FusionNetOptions& options);
@@ -124,6 +143,7 @@ class FusionNetImpl : public Classifier {
   std::vector<ResidualBlock> blocks;
   std::vector<std::string> block_names;
   torch::nn::Conv2d region_proj{nullptr};
+  torch::nn::Linear position_proj{nullptr};              ///< region_positions "fourier"
   // text encoder
   TextEncoder text{nullptr};
   torch::nn::Linear text_proj{nullptr};

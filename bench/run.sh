@@ -239,6 +239,8 @@ PY
   echo "| run | method (map) | single-object questions | pointing-game hits | chance | time |" | tee -a "$out/summary.md"
   echo "| --- | --- | --- | --- | --- | --- |" | tee -a "$out/summary.md"
   faith clevr-cross runs/bench-clevr-cross --limit 4000 --method attention,grad_rollout,gradcam
+  # The first cross layer's [CLS] row (the default map is the last layer's).
+  faith clevr-cross-layer0 runs/bench-clevr-cross --limit 4000 --method attention --layer cross.layer0
   faith clevr-film runs/bench-clevr-film --limit 1000 --patch 8 --stride 4
 fi
 if [ "$what" = distributed ] || [ "$what" = all ]; then

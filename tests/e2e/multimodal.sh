@@ -15,7 +15,8 @@ diff -r -q "$WORK/clevr" "$WORK/clevr2" > /dev/null || fail "the same seed gave 
 pass "focus-data sort-of-clevr: 200 images, reproducible byte for byte"
 
 QUICK=(--set "data.root=$WORK/clevr" --set train.epochs=3 --set train.batch_size=100 --set train.eval_batch_size=400
-       --set model.dim=32 --set model.text.dim=32 --set model.hidden=64 --threads 2 --no-progress)
+       --set model.dim=32 --set model.text.dim=32 --set model.hidden=64 --threads 2 --no-progress
+       --set 'data.curriculum=[{"epochs": 1, "groups": ["non_relational"]}]')
 "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/cross" "${QUICK[@]}" > "$WORK/train.out"
 for f in recipe.json labels.json input.json normalization.json tokenizer.json best.pt metrics.jsonl; do
   [ -s "$WORK/cross/$f" ] || fail "multimodal run directory lacks $f"
@@ -88,6 +89,10 @@ head -n 40 "$WORK/clevr/train.jsonl" > "$WORK/bad/train.jsonl"
 echo "not an image" > "$WORK/bad/images/train/000001.png"
 expect_failure "unreadable image" "train.jsonl:21: image 'images/train/000001.png'.*not a decodable image" \
   "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --set data.val_fraction=0.5 --threads 2
+expect_failure "curriculum group that no example has" \
+  'data.curriculum\[0\].groups: no training example has the group "relation" (found: "non_relational", "relational")' \
+  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/clevr" \
+  --set 'data.curriculum=[{"epochs": 1, "groups": ["relation"]}]' --threads 2
 expect_failure "group-by on an unknown field" "missing field 'colour'" \
   "$FOCUS_EVAL" --run "$WORK/cross" --group-by colour --out "$WORK/by-colour" --threads 2
 expect_failure "bad generator options" "test images" "$FOCUS_DATA" sort-of-clevr --out "$WORK/x" --images 10 --test-images 20

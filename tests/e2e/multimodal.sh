@@ -90,7 +90,7 @@ echo "not an image" > "$WORK/bad/images/train/000001.png"
 expect_failure "unreadable image" "train.jsonl:21: image 'images/train/000001.png'.*not a decodable image" \
   "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/bad" --set data.val_fraction=0.5 --threads 2
 expect_failure "curriculum group that no example has" \
-  'data.curriculum\[0\].groups: no training example has the group "relation" (found: "non_relational", "relational")' \
+  'data.curriculum\[0\].groups: no training example has the group "relation" \(found: "non_relational", "relational"\)' \
   "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/clevr-cross.json" --out "$WORK/bad-run" --set "data.root=$WORK/clevr" \
   --set 'data.curriculum=[{"epochs": 1, "groups": ["relation"]}]' --threads 2
 expect_failure "group-by on an unknown field" "missing field 'colour'" \

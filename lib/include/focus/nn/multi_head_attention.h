@@ -1,7 +1,8 @@
 #pragma once
 // Multi-head scaled dot-product attention (Vaswani et al. 2017) with separate
 // query/key/value projections, batch-first tensors, key-padding and causal
-// masks, and dropout on the attention weights. Returns per-head weights.
+// masks, an additive score bias, and dropout on the attention weights.
+// Returns per-head weights.
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
@@ -32,6 +33,9 @@ struct AttentionMasks {
   torch::Tensor attn;
   /// Forbid attending to later positions (requires Lq == Lk).
   bool causal = false;
+  /// float, broadcastable to [B, H, Lq, Lk]: added to the scaled scores before
+  /// the softmax (a learned position bias, for example); may require grad.
+  torch::Tensor bias;
 };
 
 struct AttentionOutput {

@@ -161,12 +161,13 @@ class MultiHeadAttention(nn.Module):
         """key_padding bool [B, Lk], True = padding; attn_mask bool [Lq, Lk] or [B, Lq, Lk], True = forbidden."""
         return self._attend(self.q_proj(query), self.k_proj(key), self.v_proj(value), key_padding, attn_mask, causal)
 
-    def forward_grouped(self, query, key, value, group, key_padding=None, attn_mask=None, causal=False):
-        """key/value [G, Lk, *] projected once per set, then handed to each query row by group int64 [B]."""
+    def forward_grouped(self, query, key, value, group, key_padding=None, attn_mask=None, causal=False, bias=None):
+        """key/value [G, Lk, *] projected once per set, then handed to each query row by group int64 [B];
+        bias: float, broadcastable to [B, H, Lq, Lk], added to the scaled scores."""
         return self._attend(self.q_proj(query), self.k_proj(key).index_select(0, group),
-                            self.v_proj(value).index_select(0, group), key_padding, attn_mask, causal)
+                            self.v_proj(value).index_select(0, group), key_padding, attn_mask, causal, bias)
 
-    def _attend(self, q_in, k_in, v_in, key_padding, attn_mask, causal):
+    def _attend(self, q_in, k_in, v_in, key_padding, attn_mask, causal, bias=None):
         e, h = self.embed_dim, self.num_heads
         d = e // h
         b, lq, lk = q_in.size(0), q_in.size(1), k_in.size(1)
@@ -176,6 +177,8 @@ class MultiHeadAttention(nn.Module):
 
         q, k, v = split(q_in, lq), split(k_in, lk), split(v_in, lk)
         scores = torch.matmul(q * (1.0 / math.sqrt(d)), k.transpose(-2, -1))  # [B, H, Lq, Lk]
+        if bias is not None:
+            scores = scores + bias
 
         keep = None
 
@@ -470,6 +473,27 @@ def coordinate_grid(h, w, device=None, dtype=torch.float):
 REGION_FREQUENCIES = 4  # models::kRegionFrequencies
 
 
+def region_cells(h, w, device=None, dtype=torch.float):
+    """lib/src/models/fusion_net.cpp region_cells: (column, row) of every cell, row-major, [h * w, 2]."""
+    rows = torch.arange(h, device=device, dtype=dtype).view(h, 1).expand(h, w)
+    cols = torch.arange(w, device=device, dtype=dtype).view(1, w).expand(h, w)
+    return torch.stack([cols.reshape(h * w), rows.reshape(h * w)], 1)
+
+
+FOCUS_FEATURES = 2  # models::kFocusFeatures
+
+
+def focus_features(weights, cells):
+    """lib/src/models/fusion_net.cpp focus_features: weights [Q, H, L, R], a = their mean over heads ->
+    [Q, L, R, 2]: (distance of every region from each token's focus sum_r a_r cell_r, a_r / max_r a_r)."""
+    mean = weights.mean(1)
+    focus = torch.matmul(mean, cells)  # [Q, L, 2]
+    offset = cells.view(1, 1, -1, 2) - focus.unsqueeze(2)
+    distance = (offset.square().sum(-1) + 1e-6).sqrt()
+    share = mean / mean.amax(-1, keepdim=True).clamp_min(1e-12)
+    return torch.stack([distance, share], -1)
+
+
 def fourier_positions(coords):
     """lib/src/models/fusion_net.cpp fourier_positions: per frequency k, sin and cos of (pi k / 2) x and y,
     [h * w, 4 * REGION_FREQUENCIES]."""
@@ -504,8 +528,9 @@ class CrossLayer(nn.Module):
     masked, attention from tokens to their own image's regions, feed-forward (4 * dim, with a
     dropout between GELU and the second linear). Returns (tokens, cross weights [Q, H, L, R])."""
 
-    def __init__(self, dim, heads, dropout):
+    def __init__(self, dim, heads, dropout, focus_bias=False):
         super().__init__()
+        self.heads = heads
         self.norm_self = nn.LayerNorm(dim)
         self.norm_query = nn.LayerNorm(dim)
         self.norm_regions = nn.LayerNorm(dim)
@@ -515,12 +540,24 @@ class CrossLayer(nn.Module):
         self.ff1 = nn.Linear(dim, 4 * dim)
         self.ff2 = nn.Linear(4 * dim, dim)
         self.dropout = nn.Dropout(dropout)
+        self.focus_coefficients = None
+        if focus_bias:  # zero at the start
+            self.focus_coefficients = nn.Linear(dim, heads * FOCUS_FEATURES)
+            nn.init.zeros_(self.focus_coefficients.weight)
+            nn.init.zeros_(self.focus_coefficients.bias)
 
-    def forward(self, tokens, padding, regions, image_index):
+    def forward(self, tokens, padding, regions, image_index, features=None):
+        if (self.focus_coefficients is None) != (features is None):
+            raise ValueError("CrossLayer: focus features go with a focus bias and only with one")
         h = self.norm_self(tokens)
         x = tokens + self.dropout(self.self_attention(h, h, h, key_padding=padding)[0])
         r = self.norm_regions(regions)
-        cross, weights = self.cross_attention.forward_grouped(self.norm_query(x), r, r, image_index)
+        query = self.norm_query(x)
+        bias = None
+        if features is not None:  # [Q, L, H, k] x [Q, L, k, R] -> [Q, H, L, R]
+            c = self.focus_coefficients(query).view(x.size(0), x.size(1), self.heads, FOCUS_FEATURES)
+            bias = torch.matmul(c, features.transpose(-1, -2)).transpose(1, 2)
+        cross, weights = self.cross_attention.forward_grouped(query, r, r, image_index, bias=bias)
         x = x + self.dropout(cross)
         x = x + self.dropout(self.ff2(self.dropout(F.gelu(self.ff1(self.norm_ff(x))))))
         return x, weights
@@ -571,9 +608,11 @@ class FusionNet(nn.Module):
                 self.add_module(f"condition_block{i}", FilmBlock(dim, dim))
                 self._film_names.append(f"condition_block{i}")
             for i in range(o["cross_layers"]):
-                self.add_module(f"cross_layer{i}", CrossLayer(dim, o["heads"], o["dropout"]))
+                self.add_module(f"cross_layer{i}", CrossLayer(dim, o["heads"], o["dropout"],
+                                                              o["cross_focus_bias"] and i > 0))
                 self._cross_names.append(f"cross_layer{i}")
             self.cross_norm = nn.LayerNorm(dim)
+        self.cross_focus_bias = f == "cross" and o["cross_focus_bias"]
         if f != "late":
             self.mlp1 = nn.Linear(mlp_in, o["hidden"])
             self.mlp2 = nn.Linear(o["hidden"], o["num_classes"])
@@ -623,8 +662,12 @@ class FusionNet(nn.Module):
                     y = self._modules[name](y, coords, cls)
                 regions = y.flatten(2).transpose(1, 2)
                 region_index = torch.arange(image_index.size(0), device=image_index.device)
-            for name in self._cross_names:
-                tokens = self._modules[name](tokens, padding, regions, region_index)[0]
+            cells = region_cells(h, w, x.device, x.dtype) if self.cross_focus_bias else None
+            focus = None  # each token's focus in the layer before
+            for i, name in enumerate(self._cross_names):
+                tokens, weights = self._modules[name](tokens, padding, regions, region_index, focus)
+                if cells is not None and i + 1 < len(self._cross_names):
+                    focus = focus_features(weights, cells)
             features = self.cross_norm(tokens.select(1, 0))
         return self.mlp2(self.dropout(torch.relu(self.mlp1(self.dropout(features)))))
 
@@ -803,8 +846,11 @@ def _build_fusion(model, spec, ctx):
         o[key] = r.read(key, default, int)
     o["dropout"] = r.read("dropout", 0.1, float)
     o["region_positions"] = r.choice("region_positions", "coords", ["coords", "fourier"])
+    o["cross_focus_bias"] = r.read("cross_focus_bias", False, bool)
     r.finish()
     _check_text_encoder(text, f"{ctx}.text")
+    if o["cross_focus_bias"] and (o["fusion"] != "cross" or o["cross_layers"] < 2):
+        raise ValueError(f"{ctx}.cross_focus_bias: needs the cross fusion with cross_layers >= 2")
     if o["fusion"] == "film" and o["region_positions"] != "coords":
         raise ValueError(f"{ctx}.region_positions: the film fusion reads coordinates in each block and takes only "
                          "\"coords\"")
@@ -866,13 +912,13 @@ def _self_check():
     checks = [("fashion-attncnn", image_fashion, 584422),
               ("fashion-vit", image_fashion, 105546),
               ("spam-transformer", spam, 1322242),
-              ("clevr-cross", clevr, 364458),
+              ("clevr-cross", clevr, 364978),
               # the other fusions, mirrored too
               ("clevr-concat", clevr, 137642),
               ("clevr-film", clevr, 244842),
               ("clevr-late", clevr, 121140),
               # with FiLM conditioning blocks (focus-bench-model on the recipe with this override)
-              ("clevr-cross", clevr, 463402, {"conditioning_blocks": 2})]
+              ("clevr-cross", clevr, 463922, {"conditioning_blocks": 2})]
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     for name, spec, expected, *overrides in checks:

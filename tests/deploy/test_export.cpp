@@ -111,8 +111,9 @@ std::vector<Case> cases() {
   out.push_back({"han", Json::parse(R"({"arch": "han", "embedding_dim": 12, "hidden": 8, "attention_dim": 10})"),
                  text_input(40, 0, 2), models::InputKind::sentences, sentence_batch(40)});
   // "cross conditioned": the cross fusion with FiLM conditioning blocks; "cross fourier": with Fourier
-  // region positions; plain cross stays last.
-  for (const std::string fusion : {"concat", "late", "film", "cross conditioned", "cross fourier", "cross"}) {
+  // region positions; "cross focus": with the focus bias; plain cross stays last.
+  for (const std::string fusion :
+       {"concat", "late", "film", "cross conditioned", "cross fourier", "cross focus", "cross"}) {
     Json spec = Json::parse(R"({"arch": "fusion", "image": {"stem_channels": 8, "stem_stride": 2,
       "stages": [{"channels": 8, "stride": 2, "attention": "se"}, {"channels": 16, "stride": 2}]},
       "text": {"dim": 16, "layers": 1, "heads": 2}, "dim": 24, "heads": 2, "relational_layers": 1,
@@ -120,6 +121,7 @@ std::vector<Case> cases() {
     spec["fusion"] = fusion.substr(0, fusion.find(' '));
     if (fusion == "cross conditioned") spec["conditioning_blocks"] = 2;
     if (fusion == "cross fourier") spec["region_positions"] = "fourier";
+    if (fusion == "cross focus") spec["cross_focus_bias"] = true;
     auto input = text_input(30, 10, 7);
     input.channels = 3;
     input.height = input.width = 32;
@@ -146,6 +148,8 @@ TEST_CASE("to_torchscript: every architecture's archive matches the C++ model", 
     randomize_batch_norm(*model);
     model->eval();
     torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters())  // focus biases start at 0: give them weight
+      if (p.key().find("focus_coefficients") != std::string::npos) p.value().uniform_(-1, 1);
     const auto expected = model->forward_with_attention(c.batch);
 
     const auto file = (dir / "model.pt").string();

@@ -31,13 +31,15 @@ Json small_model(const std::string& fusion) {
     "dim": 16, "heads": 2, "relational_layers": 1, "cross_layers": 2, "film_blocks": 2, "hidden": 24, "dropout": 0.0})");
 }
 
-/// The fusions to test: the four, cross with FiLM conditioning blocks ("cross conditioned") and cross
-/// with Fourier region positions ("cross fourier").
-const std::vector<std::string> kVariants = {"concat", "late", "film", "cross", "cross conditioned", "cross fourier"};
+/// The fusions to test: the four, cross with FiLM conditioning blocks ("cross conditioned"), cross
+/// with Fourier region positions ("cross fourier") and cross with the focus bias ("cross focus").
+const std::vector<std::string> kVariants = {"concat",           "late",          "film",          "cross",
+                                            "cross conditioned", "cross fourier", "cross focus"};
 Json variant(const std::string& name) {
   auto spec = small_model(name.substr(0, name.find(' ')));
   if (name == "cross conditioned") spec["conditioning_blocks"] = 2;
   if (name == "cross fourier") spec["region_positions"] = "fourier";
+  if (name == "cross focus") spec["cross_focus_bias"] = true;
   return spec;
 }
 
@@ -213,4 +215,86 @@ TEST_CASE("FusionNet region positions: the Fourier encoding, computed by hand; f
   auto bad = small_model("cross");
   bad["region_positions"] = "learned";
   CHECK_THROWS_WITH(models::parse_fusion_net_options(bad, "m"), Catch::Contains("region_positions"));
+}
+
+TEST_CASE("FusionNet focus bias: focus features by hand; the coefficients steer a head to the focus, the furthest "
+          "region or the closest one off the focus", "[models][multimodal]") {
+  // A 2 x 3 grid: cells (column, row) row-major.
+  auto cells = models::region_cells(2, 3, torch::TensorOptions(torch::kFloat));
+  CHECK(torch::equal(cells, torch::tensor({0.f, 0.f, 1.f, 0.f, 2.f, 0.f, 0.f, 1.f, 1.f, 1.f, 2.f, 1.f}).view({6, 2})));
+  // Head 0 attends to cell (0, 0), head 1 half to (1, 1) and half to (2, 1): the mean attention is
+  // 0.5, 0.25, 0.25 there, so the focus is (0.75, 0.5).
+  auto weights = torch::zeros({1, 2, 1, 6});
+  weights[0][0][0][0] = 1;
+  weights[0][1][0][4] = 0.5;
+  weights[0][1][0][5] = 0.5;
+  auto f = models::focus_features(weights, cells);
+  REQUIRE(f.sizes() == torch::IntArrayRef({1, 1, 6, models::kFocusFeatures}));
+  const double share[6] = {1.0, 0.0, 0.0, 0.0, 0.5, 0.5};  // attention relative to its maximum
+  for (int64_t r = 0; r < 6; ++r) {
+    const double dx = static_cast<double>(r % 3) - 0.75, dy = static_cast<double>(r / 3) - 0.5;
+    CHECK(f[0][0][r][0].item<double>() == Approx(std::sqrt(dx * dx + dy * dy)).margin(1e-4));
+    CHECK(f[0][0][r][1].item<double>() == Approx(share[r]).margin(1e-6));
+  }
+  CHECK_THROWS(models::focus_features(weights, cells.narrow(0, 0, 5)));
+
+  torch::manual_seed(21);
+  models::CrossLayer plain(8, 2, 0.0), biased(8, 2, 0.0, true);
+  REQUIRE(biased->focus_coefficients);
+  CHECK(biased->focus_coefficients->weight.abs().sum().item<double>() == 0.0);  // zero at the start
+  CHECK(biased->focus_coefficients->bias.abs().sum().item<double>() == 0.0);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = plain->named_parameters();
+    for (auto& p : biased->named_parameters())
+      if (from.contains(p.key())) p.value().copy_(from[p.key()]);
+  }
+  auto tokens = torch::randn({3, 4, 8});
+  auto padding = torch::zeros({3, 4}, torch::kBool);
+  auto regions = torch::randn({2, 6, 8});
+  auto index = torch::tensor({0, 1, 1}, torch::kLong);
+  // Distances 0 .. 5 a cell apart; the layer before attended to the region at 0.
+  auto distance = std::get<1>(torch::rand({3, 4, 6}).sort(-1)).to(torch::kFloat);
+  auto features = torch::stack({distance, (distance == 0).to(torch::kFloat)}, -1);
+  // With zero coefficients it is the plain layer.
+  auto a = plain->forward(tokens, padding, regions, index);
+  auto b = biased->forward(tokens, padding, regions, index, features);
+  CHECK(torch::allclose(a.output, b.output, 1e-5, 1e-6));
+  CHECK_THROWS_WITH(plain->forward(tokens, padding, regions, index, features), Catch::Contains("without a focus bias"));
+  CHECK_THROWS_WITH(biased->forward(tokens, padding, regions, index), Catch::Contains("missing"));
+
+  // Steep coefficients (the linear map's bias; per head: distance, previous attention).
+  auto steer = [&](float on_distance, float on_previous) {
+    {
+      torch::NoGradGuard no_grad;
+      biased->focus_coefficients->bias.copy_(torch::tensor({on_distance, on_previous, on_distance, on_previous}));
+    }
+    return biased->forward(tokens, padding, regions, index, features).weights.argmax(-1);  // [Q, H, L]
+  };
+  auto expect = [](const torch::Tensor& regions_of_tokens, const torch::Tensor& got) {
+    return torch::equal(got, regions_of_tokens.unsqueeze(1).expand_as(got));
+  };
+  CHECK(expect(distance.argmin(-1), steer(-200, 0)));                // the focus itself
+  CHECK(expect(distance.argmax(-1), steer(200, 0)));                 // the furthest region
+  CHECK(expect((distance - 1).abs().argmin(-1), steer(-50, -500)));  // the closest one that is not the focus
+
+  // The option: read, written back, only a boolean; only layers after the first get coefficients.
+  auto o = models::parse_fusion_net_options(variant("cross focus"), "m");
+  CHECK(o.cross_focus_bias);
+  CHECK(models::to_json(o)["cross_focus_bias"] == true);
+  CHECK_FALSE(models::parse_fusion_net_options(variant("cross"), "m").cross_focus_bias);
+  auto bad = small_model("cross");
+  bad["cross_focus_bias"] = "yes";
+  CHECK_THROWS_WITH(models::parse_fusion_net_options(bad, "m"), Catch::Contains("cross_focus_bias"));
+  auto film = small_model("film");
+  film["cross_focus_bias"] = true;
+  CHECK_THROWS_WITH(models::parse_fusion_net_options(film, "m"), Catch::Contains("needs the cross fusion"));
+  auto one_layer = variant("cross focus");
+  one_layer["cross_layers"] = 1;
+  CHECK_THROWS_WITH(models::parse_fusion_net_options(one_layer, "m"), Catch::Contains("cross_layers >= 2"));
+  o.text.vocab_size = 20;
+  o.text.max_length = 16;
+  auto net = std::make_shared<models::FusionNetImpl>(o);
+  CHECK_FALSE(net->cross_layers[0]->focus_coefficients);
+  CHECK(net->cross_layers[1]->focus_coefficients);
 }

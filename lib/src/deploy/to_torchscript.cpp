@@ -165,23 +165,25 @@ std::string attention_pool_source(const nn::AttentionPoolImpl& m) {
 std::string multi_head_attention_source(const nn::MultiHeadAttentionImpl& m) {
   const int64_t e = m.options.embed_dim(), h = m.options.num_heads(), d = e / h;
   Source s;
-  s.def("attend(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, keep: Optional[Tensor]) -> Tuple[Tensor, Tensor]");
+  s.def("attend(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, keep: Optional[Tensor], bias: Optional[Tensor]) -> "
+        "Tuple[Tensor, Tensor]");
   s("b = q_in.size(0)")("lq = q_in.size(1)")("lk = k_in.size(1)");
   s("q = q_in.view([b, lq, " + num(h) + ", " + num(d) + "]).transpose(1, 2)");
   s("k = k_in.view([b, lk, " + num(h) + ", " + num(d) + "]).transpose(1, 2)");
   s("v = v_in.view([b, lk, " + num(h) + ", " + num(d) + "]).transpose(1, 2)");
   s("scores = torch.matmul(q * " + num(1.0 / std::sqrt(static_cast<double>(d))) + ", k.transpose(-2, -1))");
+  s("if bias is not None:")("scores = scores + bias", 2);
   s("if keep is None:")("weights = torch.softmax(scores, -1)", 2);
   s("else:");
   emit_masked_softmax(s, "weights", "scores", "keep", 2);
   s("merged = torch.matmul(weights, v).transpose(1, 2).contiguous().view([b, lq, " + num(e) + "])");
   s("return self.out_proj.forward(merged), weights");
   s.def("forward(self, query: Tensor, key: Tensor, value: Tensor, keep: Optional[Tensor]) -> Tuple[Tensor, Tensor]");
-  s("return self.attend(self.q_proj.forward(query), self.k_proj.forward(key), self.v_proj.forward(value), keep)");
-  s.def("forward_grouped(self, query: Tensor, key: Tensor, value: Tensor, group: Tensor, keep: Optional[Tensor]) -> "
-        "Tuple[Tensor, Tensor]");
+  s("return self.attend(self.q_proj.forward(query), self.k_proj.forward(key), self.v_proj.forward(value), keep, None)");
+  s.def("forward_grouped(self, query: Tensor, key: Tensor, value: Tensor, group: Tensor, keep: Optional[Tensor], "
+        "bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]");
   s("return self.attend(self.q_proj.forward(query), self.k_proj.forward(key).index_select(0, group), "
-    "self.v_proj.forward(value).index_select(0, group), keep)");
+    "self.v_proj.forward(value).index_select(0, group), keep, bias)");
   return s.str();
 }
 
@@ -310,14 +312,24 @@ std::string film_block_source() {
   return s.str();
 }
 
-std::string cross_layer_source() {
+std::string cross_layer_source(const models::CrossLayerImpl& m) {
   Source s;
-  s.def("forward(self, tokens: Tensor, keep: Tensor, regions: Tensor, image_index: Tensor) -> Tuple[Tensor, Tensor]");
+  s.def("forward(self, tokens: Tensor, keep: Tensor, regions: Tensor, image_index: Tensor, features: Optional[Tensor]) "
+        "-> Tuple[Tensor, Tensor]");
   s("h = self.norm_self.forward(tokens)");
   s("attended, _self_weights = self.self_attention.forward(h, h, h, keep)");
   s("x = tokens + attended");
   s("r = self.norm_regions.forward(regions)");
-  s("cross, weights = self.cross_attention.forward_grouped(self.norm_query.forward(x), r, r, image_index, None)");
+  s("query = self.norm_query.forward(x)");
+  if (m.focus_bias) {  // models::CrossLayerImpl::forward
+    s("assert features is not None, \"CrossLayer: a layer with a focus bias needs focus features\"");
+    s("c = self.focus_coefficients.forward(query).view([x.size(0), x.size(1), " + num(m.heads) + ", " +
+      num(models::kFocusFeatures) + "])");
+    s("bias = torch.matmul(c, features.transpose(-1, -2)).transpose(1, 2)");
+    s("cross, weights = self.cross_attention.forward_grouped(query, r, r, image_index, None, bias)");
+  } else {
+    s("cross, weights = self.cross_attention.forward_grouped(query, r, r, image_index, None, None)");
+  }
   s("x = x + cross");
   s("x = x + self.ff2.forward(torch.gelu(self.ff1.forward(self.norm_ff.forward(x))))");
   s("return x, weights");
@@ -458,6 +470,18 @@ std::string fusion_source(const models::FusionNetImpl& m) {
     s("angle = xy * (3.141592653589793 * k / 2.0)", 2)("columns.append(torch.sin(angle))", 2)("columns.append(torch.cos(angle))", 2);
     s("return torch.cat(columns, 1)");
   }
+  if (o.cross_focus_bias && o.fusion == "cross") {  // models::region_cells, models::focus_features
+    s.def("region_cells(self, h: int, w: int, like: Tensor) -> Tensor");
+    s("rows = torch.arange(h, dtype=like.dtype, device=like.device).view([h, 1]).expand([h, w])");
+    s("cols = torch.arange(w, dtype=like.dtype, device=like.device).view([1, w]).expand([h, w])");
+    s("return torch.stack([cols.reshape([h * w]), rows.reshape([h * w])], 1)");
+    s.def("focus_features(self, weights: Tensor, cells: Tensor) -> Tensor");
+    s("mean = weights.mean(1)")("focus = torch.matmul(mean, cells)");
+    s("offset = cells.view([1, 1, -1, 2]) - focus.unsqueeze(2)");
+    s("distance = (offset.square().sum(-1) + 1e-06).sqrt()");
+    s("share = mean / mean.amax(-1, True).clamp_min(1e-12)");
+    s("return torch.stack([distance, share], -1)");
+  }
 
   s.def("forward_with_attention(self, images: Tensor, ids: Tensor, mask: Tensor, image_index: Optional[Tensor] = None" +
         std::string(kWithAttention));
@@ -511,9 +535,13 @@ std::string fusion_source(const models::FusionNetImpl& m) {
       s("regions = y.flatten(2).transpose(1, 2)");
       s("region_index = torch.arange(0, index.size(0), dtype=torch.int64, device=index.device)");
     }
+    s("focus: Optional[Tensor] = None");
+    if (o.cross_focus_bias) s("cells = self.region_cells(h, w, x)");
     for (size_t i = 0; i < m.cross_layers.size(); ++i) {
-      s("tokens, cross_weights = self.cross_layer" + std::to_string(i) + ".forward(tokens, keep, regions, region_index)");
+      s("tokens, cross_weights = self.cross_layer" + std::to_string(i) +
+        ".forward(tokens, keep, regions, region_index, focus)");
       s("maps[\"cross.layer" + std::to_string(i) + "\"] = cross_weights");
+      if (o.cross_focus_bias && i + 1 < m.cross_layers.size()) s("focus = self.focus_features(cross_weights, cells)");
     }
     s("features = self.cross_norm.forward(tokens.select(1, 0))");
   }
@@ -570,7 +598,7 @@ Translation translate(const torch::nn::Module& m) {
   if (auto* p = as<models::ResidualBlockImpl>(m)) return {"ResidualBlock", residual_block_source(*p)};
   if (auto* p = as<models::TextEncoderImpl>(m)) return {"TextEncoder", text_encoder_source(*p)};
   if (as<models::FilmBlockImpl>(m)) return {"FilmBlock", film_block_source()};
-  if (as<models::CrossLayerImpl>(m)) return {"CrossLayer", cross_layer_source()};
+  if (auto* p = as<models::CrossLayerImpl>(m)) return {"CrossLayer", cross_layer_source(*p)};
   if (auto* p = as<models::AttnCNNImpl>(m)) return {"AttnCNN", attn_cnn_source(*p)};
   if (auto* p = as<models::VisionTransformerImpl>(m)) return {"VisionTransformer", vit_source(*p)};
   if (auto* p = as<models::TextTransformerImpl>(m)) return {"TextTransformer", text_transformer_source(*p)};

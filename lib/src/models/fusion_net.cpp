@@ -18,6 +18,25 @@ torch::Tensor coordinate_grid(int64_t h, int64_t w, const torch::TensorOptions& 
 
 }  // namespace
 
+torch::Tensor region_cells(int64_t h, int64_t w, const torch::TensorOptions& options) {
+  auto rows = torch::arange(h, options).view({h, 1}).expand({h, w});
+  auto cols = torch::arange(w, options).view({1, w}).expand({h, w});
+  return torch::stack({cols.reshape({h * w}), rows.reshape({h * w})}, 1);
+}
+
+torch::Tensor focus_features(const torch::Tensor& weights, const torch::Tensor& cells) {
+  TORCH_CHECK(weights.dim() == 4 && cells.dim() == 2 && cells.size(1) == 2 && weights.size(3) == cells.size(0),
+              "focus_features: expected weights [Q, H, L, R] and cells [R, 2], got ", weights.sizes(), " and ",
+              cells.sizes());
+  auto mean = weights.mean(1);                                   // [Q, L, R]
+  auto focus = torch::matmul(mean, cells);                       // [Q, L, 2]
+  auto offset = cells.view({1, 1, -1, 2}) - focus.unsqueeze(2);  // [Q, L, R, 2]
+  // The epsilons keep the gradient finite where a region is the focus itself, and all-zero attention at zero.
+  auto distance = (offset.square().sum(-1) + 1e-6).sqrt();
+  auto share = mean / mean.amax(-1, true).clamp_min(1e-12);
+  return torch::stack({distance, share}, -1);
+}
+
 torch::Tensor fourier_positions(const torch::Tensor& coords) {
   TORCH_CHECK(coords.dim() == 4 && coords.size(0) == 1 && coords.size(1) == 2, "fourier_positions: expected [1, 2, h, w], got ",
               coords.sizes());
@@ -51,6 +70,7 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
   r.read("dim", o.dim).read("heads", o.heads).read("relational_layers", o.relational_layers);
   r.read_choice("region_positions", o.region_positions, {"coords", "fourier"});
   r.read("conditioning_blocks", o.conditioning_blocks);
+  r.read("cross_focus_bias", o.cross_focus_bias);
   r.read("cross_layers", o.cross_layers).read("film_blocks", o.film_blocks).read("hidden", o.hidden);
   r.read("dropout", o.dropout);
   r.finish();
@@ -64,6 +84,9 @@ FusionNetOptions parse_fusion_net_options(const util::Json& json, const std::str
     throw Error(context + ": need relational_layers >= 0, cross_layers >= 1, film_blocks >= 1, hidden >= 1 and "
                 "conditioning_blocks >= 0");
   if (o.dropout < 0 || o.dropout >= 1) throw Error(r.where("dropout") + ": must be in [0, 1)");
+  if (o.cross_focus_bias && (o.fusion != "cross" || o.cross_layers < 2))
+    throw Error(r.where("cross_focus_bias") + ": needs the cross fusion with cross_layers >= 2 (it biases every cross "
+                "layer after the first)");
   if (o.fusion == "film" && o.region_positions != "coords")
     throw Error(r.where("region_positions") + ": the film fusion reads coordinates in each block and takes only \"coords\"");
   return o;
@@ -83,6 +106,7 @@ util::Json to_json(const FusionNetOptions& o) {
           {"heads", o.heads},
           {"relational_layers", o.relational_layers},
           {"cross_layers", o.cross_layers},
+          {"cross_focus_bias", o.cross_focus_bias},
           {"conditioning_blocks", o.conditioning_blocks},
           {"film_blocks", o.film_blocks},
           {"hidden", o.hidden},
@@ -113,7 +137,8 @@ torch::Tensor FilmBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
 
 // ---------------------------------------------------------------- CrossLayer
 
-CrossLayerImpl::CrossLayerImpl(int64_t dim_, int64_t heads_, double dropout_) : dim(dim_), heads(heads_), dropout_p(dropout_) {
+CrossLayerImpl::CrossLayerImpl(int64_t dim_, int64_t heads_, double dropout_, bool focus_bias_)
+    : dim(dim_), heads(heads_), dropout_p(dropout_), focus_bias(focus_bias_) {
   reset();
 }
 
@@ -128,16 +153,30 @@ void CrossLayerImpl::reset() {
   ff1 = register_module("ff1", torch::nn::Linear(dim, 4 * dim));
   ff2 = register_module("ff2", torch::nn::Linear(4 * dim, dim));
   dropout = register_module("dropout", torch::nn::Dropout(dropout_p));
+  if (focus_bias) {
+    focus_coefficients = register_module("focus_coefficients", torch::nn::Linear(dim, heads * kFocusFeatures));
+    torch::nn::init::zeros_(focus_coefficients->weight);
+    torch::nn::init::zeros_(focus_coefficients->bias);
+  }
 }
 
 nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const torch::Tensor& padding,
-                                            const torch::Tensor& regions, const torch::Tensor& image_index) {
+                                            const torch::Tensor& regions, const torch::Tensor& image_index,
+                                            const torch::Tensor& features) {
+  TORCH_CHECK(focus_bias == features.defined(), "CrossLayer: focus features are ",
+              features.defined() ? "given to a layer without" : "missing for a layer with", " a focus bias");
   auto h = norm_self(tokens);
   nn::AttentionMasks masks;
   masks.key_padding = padding;
   auto x = tokens + dropout(self_attention(h, h, h, masks).output);
   auto r = norm_regions(regions);
-  auto cross = cross_attention->forward_grouped(norm_query(x), r, r, image_index);
+  auto query = norm_query(x);
+  nn::AttentionMasks bias;
+  if (focus_bias) {  // [Q, L, H, k] x [Q, L, k, R] -> [Q, H, L, R]
+    auto c = focus_coefficients(query).view({x.size(0), x.size(1), heads, kFocusFeatures});
+    bias.bias = torch::matmul(c, features.transpose(-1, -2)).transpose(1, 2);
+  }
+  auto cross = cross_attention->forward_grouped(query, r, r, image_index, bias);
   x = x + dropout(cross.output);
   x = x + dropout(ff2(dropout(torch::gelu(ff1(norm_ff(x))))));
   return {x, cross.weights};
@@ -193,7 +232,8 @@ FusionNetImpl::FusionNetImpl(FusionNetOptions options_) : options(std::move(opti
     for (int64_t i = 0; i < o.conditioning_blocks; ++i)
       film_blocks.push_back(register_module("condition_block" + std::to_string(i), FilmBlock(o.dim, o.dim)));
     for (int64_t i = 0; i < o.cross_layers; ++i)
-      cross_layers.push_back(register_module("cross_layer" + std::to_string(i), CrossLayer(o.dim, o.heads, o.dropout)));
+      cross_layers.push_back(register_module("cross_layer" + std::to_string(i),
+                                             CrossLayer(o.dim, o.heads, o.dropout, o.cross_focus_bias && i > 0)));
     cross_norm = register_module("cross_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
   }
   if (o.fusion != "late") {
@@ -261,9 +301,12 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
       regions = y.flatten(2).transpose(1, 2);  // [Q, R, dim]
       region_index = torch::arange(index.size(0), index.options());
     }
+    const auto cells = options.cross_focus_bias ? region_cells(h, w, x.options()) : torch::Tensor();
+    torch::Tensor focus;  // each token's focus in the layer before
     for (size_t i = 0; i < cross_layers.size(); ++i) {
-      auto out = cross_layers[i]->forward(tokens, padding, regions, region_index);
+      auto out = cross_layers[i]->forward(tokens, padding, regions, region_index, focus);
       tokens = out.output;
+      if (cells.defined() && i + 1 < cross_layers.size()) focus = focus_features(out.weights, cells);
       if (maps) maps->push_back({"cross.layer" + std::to_string(i), out.weights});
     }
     features = cross_norm(tokens.select(1, 0));

@@ -13,7 +13,8 @@
 //              blocks condition each question's copy of them on the [CLS] state
 //              (conditioning_blocks), then question tokens attend to the regions
 //              (cross layers: token self-attention, token -> region attention,
-//              feed-forward); the [CLS] token feeds an MLP.
+//              feed-forward; optionally a bias from the previous layer's
+//              focus, cross_focus_bias); the [CLS] token feeds an MLP.
 //              Its maps "cross.layerN" are [Q, heads, L, regions]: question token -> region.
 // Input batch (data::MultimodalBatchSource): inputs = token ids [Q, L], mask
 // [Q, L], extra["images"] = [I, C, H, W] and extra["image_index"] = [Q]. Each
@@ -69,6 +70,19 @@ struct FusionNetOptions {
   int64_t heads = 4;             ///< attention heads of the relational and cross layers
   int64_t relational_layers = 2; ///< cross: region self-attention layers
   int64_t cross_layers = 2;      ///< cross: question -> region layers
+  /// cross: every cross layer after the first biases each head's token ->
+  /// region scores by where the same token attended in the layer before (its
+  /// focus). Two features per region (focus_features): its distance in grid
+  /// cells from the focus, and how much the layer before attended to it; a
+  /// linear map reads their coefficients from the token's state, per head
+  /// (zero at the start). A negative distance coefficient makes a head attend
+  /// to what lies closest to the focus, a positive one to what lies furthest,
+  /// and a negative attention coefficient keeps it off the focus itself
+  /// ("inhibition of return"): an arg-min over distances that dot products of
+  /// position encodings only approximate. A relative position bias (as in
+  /// Shaw et al. 2018 or ALiBi, Press et al. 2022) whose origin is the
+  /// previous layer's attention.
+  bool cross_focus_bias = false;
   /// cross: FiLM blocks (as the film fusion's, `film_blocks` of them) that
   /// condition each question's copy of the region grid on the question
   /// between the relational and the cross layers (0 = none: the cross layers
@@ -82,6 +96,15 @@ struct FusionNetOptions {
   int64_t hidden = 128;          ///< width of the classifier MLP
   double dropout = 0.1;          ///< dropout in the fusion layers and the classifier
 };
+
+/// Positions of the regions of an h x w grid in cells, row-major: [h * w, 2] = (column, row).
+torch::Tensor region_cells(int64_t h, int64_t w, const torch::TensorOptions& options);
+/// Number of focus features per region (FusionNetOptions::cross_focus_bias).
+inline constexpr int64_t kFocusFeatures = 2;
+/// For attention weights [Q, H, L, R] over regions at `cells` [R, 2], with a = the
+/// mean over heads [Q, L, R]: per token and region [Q, L, R, 2], (the distance
+/// from the region to the focus sum_r a_r cell_r, a / max_r a_r).
+torch::Tensor focus_features(const torch::Tensor& weights, const torch::Tensor& cells);
 
 /// Frequencies of the "fourier" region positions: sin and cos of (pi k / 2) x
 /// and of (pi k / 2) y for k = 1 .. kRegionFrequencies.
@@ -110,18 +133,25 @@ class FilmBlockImpl : public torch::nn::Cloneable<FilmBlockImpl> {
 TORCH_MODULE(FilmBlock);
 
 /// A question -> region layer (pre-norm): token self-attention (padding masked),
-/// attention from tokens to their image's regions, feed-forward.
+/// attention from tokens to their image's regions, feed-forward. With
+/// focus_bias, the token -> region score of head h gets sum_k c[h, k] * f[k],
+/// f the focus features passed to forward() and c = focus_coefficients(query
+/// token) (FusionNetOptions::cross_focus_bias).
 class CrossLayerImpl : public torch::nn::Cloneable<CrossLayerImpl> {
  public:
-  CrossLayerImpl(int64_t dim, int64_t heads, double dropout);
+  CrossLayerImpl(int64_t dim, int64_t heads, double dropout, bool focus_bias = false);
   void reset() override;
-  /// tokens [Q, L, dim], padding [Q, L] (true = pad), regions [I, R, dim], image_index [Q].
+  /// tokens [Q, L, dim], padding [Q, L] (true = pad), regions [I, R, dim], image_index [Q];
+  /// features [Q, L, R, kFocusFeatures] (focus_features) when the layer has a focus bias.
   /// Returns the new tokens and the cross weights [Q, heads, L, R].
   nn::AttentionOutput forward(const torch::Tensor& tokens, const torch::Tensor& padding, const torch::Tensor& regions,
-                              const torch::Tensor& image_index);
+                              const torch::Tensor& image_index, const torch::Tensor& features = {});
 
   int64_t dim, heads;
   double dropout_p;
+  bool focus_bias;
+  /// dim -> heads * kFocusFeatures, zero at the start.
+  torch::nn::Linear focus_coefficients{nullptr};
   torch::nn::LayerNorm norm_self{nullptr}, norm_query{nullptr}, norm_regions{nullptr}, norm_ff{nullptr};
   nn::MultiHeadAttention self_attention{nullptr}, cross_attention{nullptr};
   torch::nn::Linear ff1{nullptr}, ff2{nullptr};

@@ -75,7 +75,7 @@ AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const 
 
   // Scale the queries rather than the scores: a pass over [B, H, Lq, d], not [B, H, Lq, Lk].
   auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(d))), k.transpose(-2, -1));  // [B,H,Lq,Lk]
-  if (masks.bias.defined()) scores = scores + masks.bias;
+  if (masks.bias.defined()) scores.add_(masks.bias);  // in place: the scores are a temporary
 
   // Build one "keep" mask broadcastable to [B, H, Lq, Lk].
   torch::Tensor keep;

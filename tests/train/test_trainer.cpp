@@ -135,15 +135,19 @@ TEST_CASE("to_channels_last converts the 4-d tensors and keeps their values", "[
   auto model = small_model();
   std::map<std::string, torch::Tensor> before;
   for (const auto& p : model->named_parameters()) before[p.key()] = p.value().clone();
-  int64_t to_convert = 0;  // 4-d weights not already in channels-last order (a 1-channel stem's is both)
-  for (const auto& p : model->parameters())
-    to_convert += p.dim() == 4 && !p.is_contiguous(torch::MemoryFormat::ChannelsLast);
-  REQUIRE(to_convert > 0);
+  auto canonical = [](const torch::Tensor& t) { return t.strides() == c10::get_channels_last_strides_2d(t.sizes()); };
+  int64_t to_convert = 0, ambiguous = 0;  // ambiguous: NCHW strides that also pass is_contiguous(ChannelsLast)
+  for (const auto& p : model->parameters()) {
+    to_convert += p.dim() == 4 && !canonical(p);
+    ambiguous += p.dim() == 4 && !canonical(p) && p.is_contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+  REQUIRE(ambiguous > 0);  // the 1-channel stem and the 1x1 shortcut
+  REQUIRE(to_convert > ambiguous);
   CHECK(train::to_channels_last(*model) == to_convert);
   CHECK(train::to_channels_last(*model) == 0);  // already converted
   for (const auto& p : model->named_parameters()) {
     INFO(p.key());
-    if (p.value().dim() == 4) CHECK(p.value().is_contiguous(torch::MemoryFormat::ChannelsLast));
+    if (p.value().dim() == 4) CHECK(canonical(p.value()));
     CHECK(torch::equal(p.value(), before[p.key()]));
     CHECK(p.value().requires_grad());
   }

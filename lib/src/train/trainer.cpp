@@ -37,8 +37,12 @@ int64_t to_channels_last(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   int64_t converted = 0;
   auto convert = [&converted](torch::Tensor& t) {
-    if (!t.defined() || t.dim() != 4 || t.is_contiguous(torch::MemoryFormat::ChannelsLast)) return;
-    t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
+    // The test is on the strides themselves, not is_contiguous(ChannelsLast): that also holds for
+    // tensors with a dimension of size 1 (1x1 kernels, a 1-channel stem) still in NCHW strides, and
+    // oneDNN reads the layout from the strides, so such weights made every convolution on them
+    // reorder (PyTorch's Module.to(memory_format=...) restrides them too).
+    if (!t.defined() || t.dim() != 4 || t.strides() == c10::get_channels_last_strides_2d(t.sizes())) return;
+    t.set_data(t.clone(torch::MemoryFormat::ChannelsLast));
     ++converted;
   };
   for (auto& p : module.parameters()) convert(p);

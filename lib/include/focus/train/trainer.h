@@ -36,7 +36,8 @@ struct FitResult {
 };
 
 /// Puts every 4-d parameter and buffer of `module` in channels-last memory
-/// order (values unchanged); returns how many tensors it converted.
+/// order with the canonical channels-last strides, 1x1 kernels and 1-channel
+/// weights included (values unchanged); returns how many tensors it converted.
 int64_t to_channels_last(torch::nn::Module& module);
 
 /// The previous epoch's checkpoint, kept next to checkpoint.pt as a fallback.

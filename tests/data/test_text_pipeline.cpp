@@ -155,3 +155,50 @@ TEST_CASE("TextBatchSource pads to the longest text and covers every example onc
   CHECK(a->inputs.equal(again->inputs));
   CHECK_THROWS(TextBatchSource(texts, {1, 2}, o));
 }
+
+TEST_CASE("TextBatchSource token dropout: [MASK] at the given rate, real ordinary tokens only, new each epoch",
+          "[data][text]") {
+  std::vector<EncodedText> texts;
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 40; ++i) {
+    EncodedText t;
+    t.tokens.push_back({SpecialTokens::cls, 0, 0});
+    for (int j = 0; j < 50 + i; ++j) t.tokens.push_back({10 + (i + j) % 90, 0, 0});
+    texts.push_back(t);
+    labels.push_back(i % 2);
+  }
+  TextBatchOptions o;
+  o.batch_size = 8;
+  o.shuffle = true;
+  o.token_dropout = 0.2;
+  TextBatchSource source(texts, labels, o);
+  int64_t real = 0, masked = 0;
+  auto stream = source.epoch(3, 1);
+  while (auto b = stream->next()) {
+    const auto is_mask = b->inputs.eq(SpecialTokens::mask);
+    CHECK(b->inputs.select(1, 0).eq(SpecialTokens::cls).all().item<bool>());  // [CLS] is never dropped
+    CHECK(is_mask.logical_and(b->mask.logical_not()).sum().item<int64_t>() == 0);  // nor padding
+    const auto kept = b->inputs.index({b->mask.logical_and(is_mask.logical_not())});
+    CHECK(kept.ge(10).logical_or(kept.eq(SpecialTokens::cls)).all().item<bool>());  // the rest unchanged in kind
+    real += b->mask.sum().item<int64_t>() - b->examples();
+    masked += is_mask.sum().item<int64_t>();
+    const auto targets = b->targets;  // labels untouched
+    for (int64_t r = 0; r < b->examples(); ++r) {
+      const int64_t length = b->mask[r].sum().item<int64_t>() - 1;
+      CHECK(targets[r].item<int64_t>() == (length - 50) % 2);
+    }
+  }
+  CHECK(real == (40 * 50 + 39 * 40 / 2));
+  CHECK(static_cast<double>(masked) / static_cast<double>(real) == Approx(0.2).margin(0.02));
+  auto first = source.epoch(3, 1)->next(), again = source.epoch(3, 1)->next(), other = source.epoch(3, 2)->next();
+  CHECK(first->inputs.equal(again->inputs));
+  const bool same_as_next_epoch = first->inputs.sizes() == other->inputs.sizes() && first->inputs.equal(other->inputs);
+  CHECK_FALSE(same_as_next_epoch);
+
+  o.token_dropout = 0;  // off: no [MASK] at all
+  TextBatchSource plain(texts, labels, o);
+  auto s2 = plain.epoch(3, 1);
+  while (auto b = s2->next()) CHECK(b->inputs.eq(SpecialTokens::mask).sum().item<int64_t>() == 0);
+  o.token_dropout = 1.0;
+  CHECK_THROWS_WITH(TextBatchSource(texts, labels, o), Catch::Contains("token dropout must be in [0, 1)"));
+}

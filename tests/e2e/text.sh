@@ -86,6 +86,8 @@ expect_failure "missing text column" "train.csv.*text" \
   --set "data.root=$WORK/bad" --set data.train=train.csv
 expect_failure "tail longer than the text window" "data.tail_length: expected a value in \\[0, max_length 64\\), found 64" \
   "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-bow.json" --out "$WORK/bad-run" "${SMALL[@]}" --set data.tail_length=64
+expect_failure "token dropout of 1" "data.token_dropout: expected a value in \\[0, 1\\), found 1" \
+  "$FOCUS_TRAIN" --recipe "$FOCUS_SOURCE_DIR/models/spam-bow.json" --out "$WORK/bad-run" "${SMALL[@]}" --set data.token_dropout=1
 
 # Heatmaps over text: a weight per token with byte offsets, a page, errors.
 : "${FOCUS_HEATMAP:?set by ctest}"

@@ -63,6 +63,8 @@ std::pair<torch::Tensor, torch::Tensor> pad_sentence_tokens(const std::vector<En
 TextBatchSource::TextBatchSource(std::vector<EncodedText> texts, std::vector<int64_t> labels, TextBatchOptions options)
     : texts_(std::move(texts)), labels_(std::move(labels)), options_(options) {
   if (options_.batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(options_.batch_size));
+  if (options_.token_dropout < 0 || options_.token_dropout >= 1)
+    throw Error("token dropout must be in [0, 1), got " + std::to_string(options_.token_dropout));
   if (!options_.masked_lm && labels_.size() != texts_.size())
     throw Error("text batches: " + std::to_string(texts_.size()) + " texts but " + std::to_string(labels_.size()) +
                 " labels");
@@ -123,6 +125,15 @@ std::unique_ptr<BatchStream> TextBatchSource::epoch(uint64_t seed, int64_t epoch
       batch.inputs = masked.inputs;
       batch.extra[kMlmPositions] = masked.positions;
       batch.targets = masked.targets;
+    } else if (options_.token_dropout > 0) {
+      MlmMaskingOptions dropout;
+      dropout.probability = options_.token_dropout;
+      dropout.mask_fraction = 1.0;  // every chosen token becomes [MASK]
+      dropout.random_fraction = 0.0;
+      dropout.vocab_size = SpecialTokens::count + 1;  // only random replacements read it, and there are none
+      batch.inputs = mask_tokens(batch.inputs, batch.mask, dropout,
+                                 mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(k) + 2))
+                         .inputs;
     }
     return batch;
   };

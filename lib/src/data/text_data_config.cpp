@@ -17,7 +17,7 @@ TextDataConfig parse_text_data_config(const util::Json& json, const std::string&
   if (const auto* t = r.find("tokenizer")) c.tokenizer = parse_tokenizer_config(*t, r.where("tokenizer"));
   r.read("max_length", c.max_length).read("tail_length", c.tail_length).read("max_sentences", c.max_sentences);
   r.read("max_sentence_length", c.max_sentence_length).read("bucket_by_length", c.bucket_by_length);
-  r.read("mask_probability", c.mask_probability);
+  r.read("mask_probability", c.mask_probability).read("token_dropout", c.token_dropout);
   r.finish();
   if (rd.text_field.empty()) throw Error(r.where("text_field") + ": must name the field that holds the text");
   if (c.train.empty()) throw Error(r.where("train") + ": must name the training file");
@@ -34,6 +34,8 @@ TextDataConfig parse_text_data_config(const util::Json& json, const std::string&
   if (c.limit_train < 0 || c.limit_test < 0) throw Error(context + ": limit_train and limit_test must be >= 0");
   if (c.mask_probability <= 0 || c.mask_probability > 1)
     throw Error(r.where("mask_probability") + ": expected a value in (0, 1]");
+  if (c.token_dropout < 0 || c.token_dropout >= 1)
+    throw Error(r.where("token_dropout") + ": expected a value in [0, 1), found " + std::to_string(c.token_dropout));
   return c;
 }
 
@@ -61,7 +63,8 @@ util::Json to_json(const TextDataConfig& c) {
           {"max_sentences", c.max_sentences},
           {"max_sentence_length", c.max_sentence_length},
           {"bucket_by_length", c.bucket_by_length},
-          {"mask_probability", c.mask_probability}};
+          {"mask_probability", c.mask_probability},
+          {"token_dropout", c.token_dropout}};
 }
 
 }  // namespace focus::data

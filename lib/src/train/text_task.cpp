@@ -130,6 +130,7 @@ data::TextBatchOptions batch_options(const Recipe& recipe, const models::InputSp
   o.masked_lm = recipe.task == kMaskedLm;
   o.masking.probability = recipe.text_data.mask_probability;
   o.masking.vocab_size = input.vocab_size;
+  if (training && recipe.task != kMaskedLm) o.token_dropout = recipe.text_data.token_dropout;
   return o;
 }
 

@@ -5,7 +5,10 @@
 // drawn from length buckets (examples of similar length batched together,
 // the batch order shuffled) to waste less compute on padding. For masked-LM
 // pretraining the batch is corrupted with mask_tokens and carries
-// extra["mlm_positions"]; targets are then the original ids.
+// extra["mlm_positions"]; targets are then the original ids. Classification
+// training batches can have token dropout: each real, non-special token
+// becomes [MASK] with a given chance, a new draw every epoch (an augmentation
+// against leaning on single tokens; the labels stay).
 #include <utility>
 #include <vector>
 
@@ -23,6 +26,7 @@ struct TextBatchOptions {
   TextLayout layout = TextLayout::flat;
   bool masked_lm = false;          ///< corrupt tokens and predict them (targets = original ids)
   MlmMaskingOptions masking;       ///< masked-LM settings
+  double token_dropout = 0;        ///< classification: chance that a real, non-special token becomes [MASK]
 };
 
 /// Token ids [B, L] (int64, [PAD] filled) and mask [B, L] (true = real token)

@@ -30,6 +30,7 @@ struct TextDataConfig {
   int64_t max_sentence_length = 32; ///< hierarchical models: tokens per sentence
   bool bucket_by_length = true;     ///< training batches of similar lengths (less padding)
   double mask_probability = 0.15;   ///< masked LM: chance that a token is chosen for prediction
+  double token_dropout = 0.0;       ///< classification training: chance that a real token becomes [MASK] (0 = off)
 };
 
 TextDataConfig parse_text_data_config(const util::Json& json, const std::string& context);

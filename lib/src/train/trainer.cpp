@@ -38,9 +38,9 @@ int64_t to_channels_last(torch::nn::Module& module) {
   int64_t converted = 0;
   auto convert = [&converted](torch::Tensor& t) {
     // The test is on the strides themselves, not is_contiguous(ChannelsLast): that also holds for
-    // tensors with a dimension of size 1 (1x1 kernels, a 1-channel stem) still in NCHW strides, and
-    // oneDNN reads the layout from the strides, so such weights made every convolution on them
-    // reorder (PyTorch's Module.to(memory_format=...) restrides them too).
+    // tensors with a dimension of size 1 (1x1 kernels, a 1-channel stem) still in NCHW strides, while
+    // the convolutions pick their memory format from the strides. PyTorch's Module.to(memory_format=...)
+    // restrides them too; doing the same made the Fashion AttnCNN train 8-12% faster (docs/BENCHMARKS.md).
     if (!t.defined() || t.dim() != 4 || t.strides() == c10::get_channels_last_strides_2d(t.sizes())) return;
     t.set_data(t.clone(torch::MemoryFormat::ChannelsLast));
     ++converted;

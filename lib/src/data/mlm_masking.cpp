@@ -1,5 +1,6 @@
 #include "focus/data/mlm_masking.h"
 
+#include <algorithm>
 #include <random>
 
 #include "focus/data/tokenizer.h"
@@ -9,7 +10,7 @@ namespace focus::data {
 
 MaskedTokens mask_tokens(const torch::Tensor& ids, const torch::Tensor& valid, const MlmMaskingOptions& options,
                          uint64_t seed) {
-  if (options.vocab_size <= SpecialTokens::count)
+  if (options.random_fraction > 0 && options.vocab_size <= SpecialTokens::count)
     throw Error("masked LM: the vocabulary has no ordinary tokens (size " + std::to_string(options.vocab_size) + ")");
   if (options.probability <= 0 || options.probability > 1 || options.mask_fraction < 0 || options.random_fraction < 0 ||
       options.mask_fraction + options.random_fraction > 1)
@@ -28,7 +29,9 @@ MaskedTokens mask_tokens(const torch::Tensor& ids, const torch::Tensor& valid, c
 
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  std::uniform_int_distribution<int64_t> random_token(SpecialTokens::count, options.vocab_size - 1);
+  // Random replacements only; with random_fraction 0 the vocabulary size is not needed.
+  std::uniform_int_distribution<int64_t> random_token(SpecialTokens::count,
+                                                      std::max(SpecialTokens::count, options.vocab_size - 1));
   std::vector<int64_t> candidates;
   for (int64_t i = 0; i < n; ++i) {
     if (!real[i] || src[i] < SpecialTokens::count) continue;

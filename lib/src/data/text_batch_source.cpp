@@ -130,7 +130,6 @@ std::unique_ptr<BatchStream> TextBatchSource::epoch(uint64_t seed, int64_t epoch
       dropout.probability = options_.token_dropout;
       dropout.mask_fraction = 1.0;  // every chosen token becomes [MASK]
       dropout.random_fraction = 0.0;
-      dropout.vocab_size = SpecialTokens::count + 1;  // only random replacements read it, and there are none
       batch.inputs = mask_tokens(batch.inputs, batch.mask, dropout,
                                  mix_seed(seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(k) + 2))
                          .inputs;

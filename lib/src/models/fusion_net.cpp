@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "focus/data/multimodal_batch_source.h"
+#include "focus/nn/linear.h"
 #include "focus/util/error.h"
 
 namespace focus::models {
@@ -178,7 +179,7 @@ nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const t
   }
   auto cross = cross_attention->forward_grouped(query, r, r, image_index, bias);
   x = x + dropout(cross.output);
-  x = x + dropout(ff2(dropout(torch::gelu(ff1(norm_ff(x))))));
+  x = x + dropout(nn::linear(ff2, dropout(torch::gelu(nn::linear(ff1, norm_ff(x))))));
   return {x, cross.weights};
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "focus/nn/batched_matmul.h"
 #include "focus/nn/linear.h"
 #include "focus/nn/masked_softmax.h"
 
@@ -74,7 +75,7 @@ AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const 
   auto v = split(v_in, lk);
 
   // Scale the queries rather than the scores: a pass over [B, H, Lq, d], not [B, H, Lq, Lk].
-  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(d))), k.transpose(-2, -1));  // [B,H,Lq,Lk]
+  auto scores = batched_matmul(q * (1.0 / std::sqrt(static_cast<double>(d))), k.transpose(-2, -1));  // [B,H,Lq,Lk]
   if (masks.bias.defined()) scores.add_(masks.bias);  // in place: the scores are a temporary
 
   // Build one "keep" mask broadcastable to [B, H, Lq, Lk].
@@ -100,7 +101,7 @@ AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const 
   }
 
   auto weights = masked_softmax_(scores, keep);  // the scores are a temporary
-  auto context = torch::matmul(attn_dropout(weights), v);  // [B, H, Lq, d]
+  auto context = batched_matmul(attn_dropout(weights), v);  // [B, H, Lq, d]
   auto merged = context.transpose(1, 2).contiguous().view({b, lq, e});
   return {linear(out_proj, merged), weights};
 }

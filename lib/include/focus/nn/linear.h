@@ -1,15 +1,36 @@
 #pragma once
-// y = x W^T + b through ATen's linear, which fuses the bias into the matrix
-// product (addmm) for inputs of any rank. The C++ frontend's Linear::forward
-// does so only for 2-D inputs: for [B, L, E] it runs a matmul and then adds the
-// bias in a second pass over the output (PyTorch's Python Linear does not).
-#include <ATen/ops/linear.h>
+// y = x W^T + b for inputs of any rank [..., in] -> [..., out].
+//
+// Focus keeps OpenBLAS single-threaded (util::configure_threads: its own
+// threads would spin against LibTorch's), so ATen's matrix product runs on one
+// core whatever the intra-op thread count. On CPU with more than one intra-op
+// thread, a product large enough to pay for it is therefore split by rows over
+// LibTorch's thread pool instead, each block one single-threaded OpenBLAS call
+// on its own thread, in the forward pass and in the backward pass (dX split by
+// rows, dW by output features). Elsewhere (one thread, a small product, CUDA,
+// a dtype other than float32/float64) it is ATen's linear, which fuses the
+// bias into the product (addmm) for inputs of any rank; the C++ frontend's
+// Linear::forward does so only for 2-D inputs.
 #include <torch/nn/modules/linear.h>
+#include <torch/types.h>
 
 namespace focus::nn {
 
+/// out = a b (+ bias broadcast over rows), a [M, K], b [K, N], bias [N] or
+/// undefined. Rows of `a` are split over the intra-op threads when the product
+/// is large enough and the thread count above one; a and b may be transposed
+/// views (any strides BLAS takes). No autograd: callers inside a graph use linear().
+torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias = {});
+
+/// Whether row_parallel_mm would split an [M, K] x [K, N] product of this tensor's
+/// device and dtype at the current thread count.
+bool splits_product(const torch::Tensor& like, int64_t m, int64_t k, int64_t n);
+
+/// x [..., in], weight [out, in], bias [out] or undefined.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
 inline torch::Tensor linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
-  return at::linear(x, layer->weight, layer->bias);
+  return linear(x, layer->weight, layer->bias);
 }
 
 }  // namespace focus::nn

@@ -1,0 +1,114 @@
+#include "focus/nn/batched_matmul.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
+#include <ATen/ops/bmm.h>
+#include <ATen/ops/mm.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace focus::nn {
+
+namespace {
+
+// Below this many multiply-adds in all, a product is not split: handing work
+// to another thread costs a few microseconds.
+constexpr int64_t kMinSplitMacs = int64_t{1} << 18;
+
+/// The first leading dimension longer than 1: every dimension before it has
+/// size 1, so a chunk of the (contiguous) output along it is contiguous too.
+int64_t split_dim(c10::IntArrayRef leading) {
+  for (size_t d = 0; d < leading.size(); ++d)
+    if (leading[d] > 1) return static_cast<int64_t>(d);
+  return -1;
+}
+
+// Slices with at least this many output elements are multiplied one at a time
+// on strided views of the operands, with no copies; smaller ones go to bmm in
+// chunks, whose per-call overhead is lower (the operands are then copied to
+// contiguous chunks where their layout needs it).
+constexpr int64_t kMinSliceOutput = 128 * 128;
+
+/// The product of one chunk [begin, end) along dimension d into out.
+void chunk_product(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& out, int64_t d,
+                   int64_t begin, int64_t end) {
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  const auto a_chunk = a.narrow(d, begin, end - begin), b_chunk = b.narrow(d, begin, end - begin);
+  auto target = out.narrow(d, begin, end - begin).view({-1, m, n});
+  if (m * n < kMinSliceOutput) {
+    at::bmm_out(target, a_chunk.reshape({-1, m, k}), b_chunk.reshape({-1, k, n}));
+    return;
+  }
+  // Slice s of the chunk: its element offsets from its multi-index over the leading dimensions.
+  const int64_t dims = a.dim();
+  const auto sizes = a_chunk.sizes();
+  const auto as = a_chunk.strides(), bs = b_chunk.strides();
+  for (int64_t s = 0; s < target.size(0); ++s) {
+    int64_t rest = s, oa = a_chunk.storage_offset(), ob = b_chunk.storage_offset();
+    for (int64_t i = dims - 3; i >= 0; --i) {
+      oa += (rest % sizes[i]) * as[i];
+      ob += (rest % sizes[i]) * bs[i];
+      rest /= sizes[i];
+    }
+    auto slice = target.select(0, s);
+    at::mm_out(slice, a.as_strided({m, k}, {as[dims - 2], as[dims - 1]}, oa),
+               b.as_strided({k, n}, {bs[dims - 2], bs[dims - 1]}, ob));
+  }
+}
+
+/// The product, one chunk of the batch per thread, into a new contiguous tensor.
+torch::Tensor chunked_product(const torch::Tensor& a, const torch::Tensor& b) {
+  auto shape = a.sizes().vec();
+  shape.back() = b.size(-1);
+  auto out = torch::empty(shape, a.options());
+  const int64_t d = split_dim(a.sizes().slice(0, a.dim() - 2));
+  const int64_t length = a.size(d), threads = at::get_num_threads();
+  // Worker threads start with default thread-local state (grad mode on, no
+  // inference mode): give them the caller's, as at::launch does.
+  const at::ThreadLocalState state;
+  at::parallel_for(0, length, (length + threads - 1) / threads, [&](int64_t begin, int64_t end) {
+    const at::ThreadLocalStateGuard guard(state);
+    chunk_product(a, b, out, d, begin, end);
+  });
+  return out;
+}
+
+torch::Tensor swap_last(const torch::Tensor& x) { return x.transpose(-2, -1); }
+
+class ChunkedProduct : public torch::autograd::Function<ChunkedProduct> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return chunked_product(a, b);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& g = grads[0];
+    torch::Tensor da, db;
+    if (ctx->needs_input_grad(0)) da = batched_matmul(g, swap_last(saved[1]));  // [..., M, K]
+    if (ctx->needs_input_grad(1)) db = batched_matmul(swap_last(saved[0]), g);  // [..., K, N]
+    return {da, db};
+  }
+};
+
+}  // namespace
+
+bool splits_batches(const torch::Tensor& like, c10::IntArrayRef leading, int64_t m, int64_t k, int64_t n) {
+  if (!like.device().is_cpu() || (like.scalar_type() != torch::kFloat && like.scalar_type() != torch::kDouble))
+    return false;
+  if (at::get_num_threads() < 2 || at::in_parallel_region() || split_dim(leading) < 0) return false;
+  const int64_t slices = c10::multiply_integers(leading);
+  return slices * m * k * n >= kMinSplitMacs;
+}
+
+torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  const bool same_batch = a.dim() >= 3 && a.dim() == b.dim() && a.size(-1) == b.size(-2) &&
+                          a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2);
+  if (!same_batch || !splits_batches(a, a.sizes().slice(0, a.dim() - 2), a.size(-2), a.size(-1), b.size(-1)))
+    return torch::matmul(a, b);
+  const bool graph = torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
+  return graph ? ChunkedProduct::apply(a, b) : chunked_product(a, b);
+}
+
+}  // namespace focus::nn

@@ -347,7 +347,7 @@ for p in ("python", "python-malloc"):
 gemm = [r for r in rows if r["side"] == f and r.get("gemm_gflops", 0) > 0]
 if gemm:
     g, e = max(r["gemm_gflops"] for r in gemm), max(r["encoder_gflops"] for r in gemm)
-    print(f"| {sys.argv[2]}: encoder {e:.1f} GFLOP/s in evaluation = {100 * e / g:.0f}% of this machine's GEMM rate ({g:.1f} GFLOP/s, 1024^2 float32, same threads) | | | | | | |")
+    print(f"| {sys.argv[2]}: encoder {e:.1f} GFLOP/s in evaluation = {100 * e / g:.0f}% of this machine's GEMM rate ({g:.1f} GFLOP/s, 1024^2 float32, same threads, split over them) | | | | | | |")
 PY
   }
   side_by_side fashion-attncnn fashion-attncnn '{"channels":1,"height":28,"width":28,"num_classes":10,"vocab_size":0,"max_length":0}' batch=128

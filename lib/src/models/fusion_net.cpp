@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "focus/data/multimodal_batch_source.h"
+#include "focus/nn/batched_matmul.h"
 #include "focus/nn/linear.h"
 #include "focus/util/error.h"
 
@@ -174,8 +175,8 @@ nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const t
   auto query = norm_query(x);
   nn::AttentionMasks bias;
   if (focus_bias) {  // [Q, L, H, k] x [Q, L, k, R] -> [Q, H, L, R]
-    auto c = focus_coefficients(query).view({x.size(0), x.size(1), heads, kFocusFeatures});
-    bias.bias = torch::matmul(c, features.transpose(-1, -2)).transpose(1, 2);
+    auto c = nn::linear(focus_coefficients, query).view({x.size(0), x.size(1), heads, kFocusFeatures});
+    bias.bias = nn::batched_matmul(c, features.transpose(-1, -2)).transpose(1, 2);
   }
   auto cross = cross_attention->forward_grouped(query, r, r, image_index, bias);
   x = x + dropout(cross.output);
@@ -266,13 +267,13 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
   if (activations) activations->push_back({"image.grid", x});
   auto grid = region_proj(torch::cat({x, coords.expand({n_images, 2, h, w})}, 1));  // [I, dim, h, w]
   auto regions = grid.flatten(2).transpose(1, 2);                                    // [I, R, dim]
-  if (position_proj) regions = regions + position_proj(fourier_positions(coords)).unsqueeze(0);
+  if (position_proj) regions = regions + nn::linear(position_proj, fourier_positions(coords)).unsqueeze(0);
 
   // Every question.
   auto encoded = text(batch.inputs, batch.mask, maps != nullptr);
   if (maps)
     for (size_t i = 0; i < encoded.weights.size(); ++i) maps->push_back({"text.layer" + std::to_string(i), encoded.weights[i]});
-  auto tokens = text_proj ? text_proj(encoded.output) : encoded.output;  // [Q, L, dim]
+  auto tokens = text_proj ? nn::linear(text_proj, encoded.output) : encoded.output;  // [Q, L, dim]
   auto cls = tokens.select(1, 0);
 
   const auto& f = options.fusion;

@@ -1,5 +1,6 @@
 #include "focus/models/attn_cnn.h"
 
+#include "focus/nn/conv2d.h"
 #include "focus/util/error.h"
 
 namespace focus::models {
@@ -77,8 +78,8 @@ void ResidualBlockImpl::reset() {
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x, std::vector<NamedAttention>* maps,
                                          const std::string& name) {
-  auto y = torch::relu(bn1(conv1(x)));
-  y = bn2(conv2(y));
+  auto y = torch::relu(bn1(nn::conv2d(conv1, x)));
+  y = bn2(nn::conv2d(conv2, y));
   if (se) {
     auto r = se(y);
     y = r.output;
@@ -129,7 +130,7 @@ torch::Tensor AttnCNNImpl::forward_images(const torch::Tensor& images, std::vect
                                           std::vector<NamedAttention>* activations) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == options.in_channels, "AttnCNN: expected images [B, ",
               options.in_channels, ", H, W], got ", images.sizes());
-  auto x = torch::relu(stem_bn(stem(images)));
+  auto x = torch::relu(stem_bn(nn::conv2d(stem, images)));
   for (size_t i = 0; i < blocks.size(); ++i) {
     x = blocks[i]->forward(x, maps, block_names[i]);
     const std::string stage = block_names[i].substr(0, block_names[i].find('.'));

@@ -4,6 +4,7 @@
 
 #include "focus/data/multimodal_batch_source.h"
 #include "focus/nn/batched_matmul.h"
+#include "focus/nn/conv2d.h"
 #include "focus/nn/linear.h"
 #include "focus/util/error.h"
 
@@ -134,7 +135,7 @@ void FilmBlockImpl::reset() {
 
 torch::Tensor FilmBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& coords, const torch::Tensor& condition) {
   auto y = torch::relu(conv1(torch::cat({x, coords.expand({x.size(0), 2, x.size(2), x.size(3)})}, 1)));
-  return y + torch::relu(film(norm(conv2(y)), condition));
+  return y + torch::relu(film(norm(nn::conv2d(conv2, y)), condition));
 }
 
 // ---------------------------------------------------------------- CrossLayer
@@ -260,7 +261,7 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
               index.sizes());
 
   // Every image once.
-  auto x = torch::relu(stem_bn(stem(images)));
+  auto x = torch::relu(stem_bn(nn::conv2d(stem, images)));
   for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward(x, maps, block_names[i]);
   const int64_t n_images = x.size(0), h = x.size(2), w = x.size(3);
   auto coords = coordinate_grid(h, w, x.options());

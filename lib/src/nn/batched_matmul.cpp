@@ -1,18 +1,14 @@
 #include "focus/nn/batched_matmul.h"
 
-#include <ATen/Parallel.h>
-#include <ATen/ThreadLocalState.h>
 #include <ATen/ops/bmm.h>
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "split_over_threads.h"
+
 namespace focus::nn {
 
 namespace {
-
-// Below this many multiply-adds in all, a product is not split: handing work
-// to another thread costs a few microseconds.
-constexpr int64_t kMinSplitMacs = int64_t{1} << 18;
 
 /// The first leading dimension longer than 1: every dimension before it has
 /// size 1, so a chunk of the (contiguous) output along it is contiguous too.
@@ -62,11 +58,7 @@ torch::Tensor chunked_product(const torch::Tensor& a, const torch::Tensor& b) {
   auto out = torch::empty(shape, a.options());
   const int64_t d = split_dim(a.sizes().slice(0, a.dim() - 2));
   const int64_t length = a.size(d), threads = at::get_num_threads();
-  // Worker threads start with default thread-local state (grad mode on, no
-  // inference mode): give them the caller's, as at::launch does.
-  const at::ThreadLocalState state;
-  at::parallel_for(0, length, (length + threads - 1) / threads, [&](int64_t begin, int64_t end) {
-    const at::ThreadLocalStateGuard guard(state);
+  detail::split_over_threads(length, (length + threads - 1) / threads, [&](int64_t begin, int64_t end) {
     chunk_product(a, b, out, d, begin, end);
   });
   return out;
@@ -95,11 +87,8 @@ class ChunkedProduct : public torch::autograd::Function<ChunkedProduct> {
 }  // namespace
 
 bool splits_batches(const torch::Tensor& like, c10::IntArrayRef leading, int64_t m, int64_t k, int64_t n) {
-  if (!like.device().is_cpu() || (like.scalar_type() != torch::kFloat && like.scalar_type() != torch::kDouble))
-    return false;
-  if (at::get_num_threads() < 2 || at::in_parallel_region() || split_dim(leading) < 0) return false;
-  const int64_t slices = c10::multiply_integers(leading);
-  return slices * m * k * n >= kMinSplitMacs;
+  if (!detail::may_split(like) || split_dim(leading) < 0) return false;
+  return c10::multiply_integers(leading) * m * k * n >= detail::kMinSplitMacs;
 }
 
 torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {

@@ -1,19 +1,16 @@
 #include "focus/nn/linear.h"
 
-#include <ATen/Parallel.h>
-#include <ATen/ThreadLocalState.h>
 #include <ATen/ops/addmm.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "split_over_threads.h"
+
 namespace focus::nn {
 
 namespace {
 
-// Below this many multiply-adds a product is not split: a thread hand-off
-// costs a few microseconds, a 64k-MAC product about as much on one core.
-constexpr int64_t kMinSplitMacs = int64_t{1} << 18;
 // Each thread's block keeps at least this many rows, so OpenBLAS still gets
 // panels it can block well.
 constexpr int64_t kMinRowsPerThread = 16;
@@ -43,11 +40,7 @@ class RowParallelLinear : public torch::autograd::Function<RowParallelLinear> {
 }  // namespace
 
 bool splits_product(const torch::Tensor& like, int64_t m, int64_t k, int64_t n) {
-  if (!like.device().is_cpu() || (like.scalar_type() != torch::kFloat && like.scalar_type() != torch::kDouble))
-    return false;
-  if (at::in_parallel_region()) return false;
-  const int64_t threads = at::get_num_threads();
-  return threads > 1 && m >= 2 * kMinRowsPerThread && m * k * n >= kMinSplitMacs;
+  return detail::may_split(like) && m >= 2 * kMinRowsPerThread && m * k * n >= detail::kMinSplitMacs;
 }
 
 torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
@@ -58,11 +51,7 @@ torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, co
   auto out = torch::empty({m, n}, a.options());
   const int64_t threads = at::get_num_threads();
   const int64_t grain = std::max(kMinRowsPerThread, (m + threads - 1) / threads);
-  // Worker threads start with default thread-local state (grad mode on, no
-  // inference mode): give them the caller's, as at::launch does.
-  const at::ThreadLocalState state;
-  at::parallel_for(0, m, grain, [&](int64_t begin, int64_t end) {
-    const at::ThreadLocalStateGuard guard(state);
+  detail::split_over_threads(m, grain, [&](int64_t begin, int64_t end) {
     auto rows = out.narrow(0, begin, end - begin);
     const auto block = a.narrow(0, begin, end - begin);
     if (bias.defined())

@@ -1,0 +1,32 @@
+#pragma once
+// conv(x) for a torch::nn::Conv2d, with oneDNN's kernel where ATen's own
+// choice is the slow one.
+//
+// For a single CPU float32 image with a small input (at most 20,480 values)
+// and a kernel no larger than 3x3, ATen's convolution (LibTorch 1.13) takes
+// its native im2col + GEMM path instead of oneDNN's, one BLAS call on one
+// core. That is what a batch-1 request to an image model hits. Measured on
+// this project's 2-core VM (docs/BENCHMARKS.md, "oneDNN for batch-1
+// convolutions"): a 3x3 convolution 64 -> 64 at 14x14 takes 165-222 us that way
+// and 69-125 us in oneDNN; 128 -> 128 at 7x7, 191-242 against 101-168 us.
+// With one input channel or a 1x1 kernel the native path is faster (9-19 us
+// against 26-58 us). So without autograd (inference mode or no-grad: an
+// evaluation or a served request), a single image, a kernel of more than one
+// tap and at least kMinOneDnnChannels input channels go to oneDNN directly;
+// everything else (training, batches, which ATen already sends to oneDNN,
+// CUDA, other dtypes, padding modes other than zeros) is the module's forward.
+#include <torch/nn/modules/conv.h>
+#include <torch/types.h>
+
+namespace focus::nn {
+
+/// Input channels from which a batch-1 convolution goes to oneDNN.
+inline constexpr int64_t kMinOneDnnChannels = 16;
+
+/// Whether conv2d() sends this convolution to oneDNN directly.
+bool uses_onednn_directly(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+
+/// The same result as conv(x) (up to float rounding).
+torch::Tensor conv2d(const torch::nn::Conv2d& conv, const torch::Tensor& x);
+
+}  // namespace focus::nn

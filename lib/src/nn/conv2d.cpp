@@ -1,0 +1,39 @@
+#include "focus/nn/conv2d.h"
+
+#include <ATen/Context.h>
+#include <ATen/ops/mkldnn_convolution.h>
+
+namespace focus::nn {
+
+namespace {
+
+// ATen sends a convolution to its native path when the batch has one image,
+// the input is small and the kernel is at most 3x3 (Convolution.cpp,
+// use_mkldnn): the cases handled here.
+constexpr int64_t kNativeMaxInput = 20480;
+
+}  // namespace
+
+bool uses_onednn_directly(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const auto& o = conv.options;
+  const auto& w = conv.weight;
+  if (!at::hasMKLDNN() || !x.device().is_cpu() || x.scalar_type() != torch::kFloat || x.dim() != 4) return false;
+  if (x.size(0) != 1 || x.numel() > kNativeMaxInput) return false;
+  if (o.groups() != 1 || o.transposed() || !c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) ||
+      !c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
+    return false;
+  if (w.size(2) * w.size(3) == 1 || w.size(2) > 3 || w.size(3) > 3 || w.size(1) < kMinOneDnnChannels) return false;
+  // oneDNN's call here has no autograd formula of its own: only outside a graph.
+  const bool graph = torch::GradMode::is_enabled() &&
+                     (x.requires_grad() || w.requires_grad() || (conv.bias.defined() && conv.bias.requires_grad()));
+  return !graph;
+}
+
+torch::Tensor conv2d(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (!uses_onednn_directly(*conv, x)) return conv.ptr()->forward(x);
+  const auto& o = conv->options;
+  const auto& padding = c10::get<torch::ExpandingArray<2>>(o.padding());
+  return at::mkldnn_convolution(x, conv->weight, conv->bias, *padding, *o.stride(), *o.dilation(), 1);
+}
+
+}  // namespace focus::nn

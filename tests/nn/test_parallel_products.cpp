@@ -35,6 +35,7 @@ TEST_CASE("row_parallel_mm splits large products only with more than one thread"
   CHECK(splits_product(like, 4096, 128, 128));
   CHECK_FALSE(splits_product(like, 8, 128, 128));                              // too few rows
   CHECK_FALSE(splits_product(like, 64, 4, 4));                                 // too little work
+  CHECK_FALSE(splits_product(like, 100, 64, 192));  // one image's projections: not worth a hand-off
   CHECK_FALSE(splits_product(torch::zeros({1}, torch::kLong), 4096, 128, 128));  // not a BLAS dtype
 }
 
@@ -57,11 +58,11 @@ TEST_CASE("linear's split path gives ATen's values and gradients", "[nn]") {
   ThreadCount two(2);
   torch::manual_seed(4);
   for (bool with_bias : {true, false}) {
-    auto x = torch::randn({6, 50, 64}, torch::requires_grad());
+    auto x = torch::randn({6, 200, 64}, torch::requires_grad());
     auto w = torch::randn({96, 64}, torch::requires_grad());
     auto b = with_bias ? torch::randn({96}, torch::requires_grad()) : torch::Tensor();
-    REQUIRE(splits_product(x, 300, 64, 96));
-    const auto upstream = torch::randn({6, 50, 96});
+    REQUIRE(splits_product(x, 1200, 64, 96));
+    const auto upstream = torch::randn({6, 200, 96});
 
     auto y = linear(x, w, b);
     (y * upstream).sum().backward();
@@ -83,13 +84,13 @@ TEST_CASE("linear's split path gives ATen's values and gradients", "[nn]") {
 
 TEST_CASE("linear without gradients and on one thread is ATen's linear", "[nn]") {
   torch::manual_seed(5);
-  const auto x = torch::randn({4, 70, 32});
+  const auto x = torch::randn({4, 1000, 32});
   const auto w = torch::randn({48, 32});
   const auto b = torch::randn({48});
   const auto ref = at::linear(x, w, b);
   {
     ThreadCount two(2);
-    REQUIRE(splits_product(x, 280, 32, 48));
+    REQUIRE(splits_product(x, 4000, 32, 48));
     torch::NoGradGuard no_grad;
     CHECK(torch::allclose(linear(x, w, b), ref, 1e-4, 1e-5));
   }
@@ -97,9 +98,10 @@ TEST_CASE("linear without gradients and on one thread is ATen's linear", "[nn]")
     // The worker threads write into an inference tensor: they must run in the caller's inference mode.
     ThreadCount two(2);
     c10::InferenceMode inference;
-    const auto xi = torch::randn({4, 70, 32}), wi = w.clone(), bi = b.clone();
+    const auto xi = torch::randn({4, 1000, 32}), wi = w.clone(), bi = b.clone();
     CHECK(torch::allclose(linear(xi, wi, bi), at::linear(xi, wi, bi), 1e-4, 1e-5));
-    const auto q = torch::randn({2, 4, 64, 32}), k = torch::randn({2, 4, 32, 64});
+    const auto q = torch::randn({2, 4, 160, 32}), k = torch::randn({2, 4, 32, 160});
+    REQUIRE(splits_batches(q, {2, 4}, 160, 32, 160));
     CHECK(torch::allclose(batched_matmul(q, k), torch::matmul(q, k), 1e-4, 1e-5));
   }
   ThreadCount one(1);
@@ -111,20 +113,21 @@ TEST_CASE("batched_matmul splits batches only with more than one thread and enou
   const auto like = torch::zeros({1});
   {
     ThreadCount one(1);
-    CHECK_FALSE(splits_batches(like, {8, 4}, 64, 32, 64));
+    CHECK_FALSE(splits_batches(like, {8, 4}, 128, 32, 128));
   }
   ThreadCount two(2);
-  CHECK(splits_batches(like, {8, 4}, 64, 32, 64));
+  CHECK(splits_batches(like, {8, 4}, 128, 32, 128));
   CHECK(splits_batches(like, {1, 4}, 256, 32, 256));  // batch 1: split along the heads
   CHECK_FALSE(splits_batches(like, {1, 1}, 256, 32, 256));  // a single slice
   CHECK_FALSE(splits_batches(like, {2, 2}, 8, 8, 8));       // too little work
+  CHECK_FALSE(splits_batches(like, {1, 4}, 50, 16, 50));    // a single image's ViT scores: not worth a hand-off
 }
 
 TEST_CASE("batched_matmul gives matmul's values and gradients on strided attention views", "[nn]") {
   ThreadCount two(2);
   torch::manual_seed(6);
-  // 64 tokens: chunks of slices through bmm; 128: slice by slice on strided views.
-  for (auto [batch, length] : {std::pair<int64_t, int64_t>{1, 64}, {5, 64}, {1, 128}, {3, 128}}) {
+  // 64 tokens: chunks of slices through bmm; 128 and more: slice by slice on strided views.
+  for (auto [batch, length] : {std::pair<int64_t, int64_t>{12, 64}, {15, 64}, {1, 256}, {3, 128}}) {
     // Queries and keys as attention makes them: [B, L, H, d] viewed as [B, H, L, d].
     auto q = torch::randn({batch, length, 3, 32}, torch::requires_grad());
     auto k = torch::randn({batch, length, 3, 32}, torch::requires_grad());

@@ -11,9 +11,15 @@
 
 namespace focus::nn::detail {
 
-// Below this many multiply-adds in all, a product is not split: a thread
-// hand-off costs a few microseconds, a 256k-MAC product about as much on one core.
-constexpr int64_t kMinSplitMacs = int64_t{1} << 18;
+// Below this many multiply-adds in all (4M), a product is not split. Waking
+// the OpenMP team and joining it again costs more than the split saves for
+// the products of a single image (measured 2026-12-03 on the 2-core VM,
+// batch-1 forward passes at 2 threads: the Fashion ViT, 0.55 ms unsplit
+// against 0.86-0.88 ms with products from 256k MACs split; FusionNet on
+// Sort-of-CLEVR 2.0 against 2.5-3.1 ms), while a single 256-token text's
+// projections (8-12M MACs) still gain (text Transformer 2.10-2.16 ms split
+// from 4M, 2.33 from 8M, 3.0 unsplit).
+constexpr int64_t kMinSplitMacs = int64_t{1} << 22;
 
 /// Whether a product of this tensor's device and dtype may be split at all
 /// now: CPU, float32/float64, more than one intra-op thread, and not already

@@ -117,6 +117,46 @@ TEST_CASE("MultiHeadAttention::forward_grouped equals forward with each query's 
   CHECK_THROWS(mha->forward_grouped(query, keys, keys, group.to(torch::kFloat)));
 }
 
+TEST_CASE("MultiHeadAttention::forward_grouped with many rows per set: values and gradients", "[nn]") {
+  // Nine rows over three key sets (4, 3 and 2 rows, interleaved): the rows of each
+  // set are attended as one sequence; the result must be the per-row one.
+  torch::manual_seed(12);
+  focus::nn::MultiHeadAttention mha(focus::nn::MultiHeadAttentionOptions(16, 4));
+  const auto group = torch::tensor({2, 0, 1, 0, 0, 1, 2, 1, 0}, torch::kLong);
+  auto query = torch::randn({9, 3, 16}, torch::requires_grad());
+  auto keys = torch::randn({3, 5, 16}, torch::requires_grad());
+  auto bias = torch::randn({9, 4, 3, 5}, torch::requires_grad());
+  focus::nn::AttentionMasks masks;
+  masks.bias = bias;
+  const auto upstream = torch::randn({9, 3, 16});
+  const auto weight_upstream = torch::randn({9, 4, 3, 5});
+  auto run = [&](bool grouped) {
+    for (auto* t : {&query, &keys, &bias}) t->mutable_grad().reset();
+    mha->zero_grad();
+    auto out = grouped ? mha->forward_grouped(query, keys, keys, group, masks)
+                       : mha->forward(query, keys.index_select(0, group), keys.index_select(0, group), masks);
+    ((out.output * upstream).sum() + (out.weights * weight_upstream).sum()).backward();
+    return std::vector<torch::Tensor>{out.output.detach(), out.weights.detach(), query.grad().clone(),
+                                      keys.grad().clone(), bias.grad().clone(), mha->q_proj->weight.grad().clone(),
+                                      mha->k_proj->weight.grad().clone()};
+  };
+  const auto grouped = run(true), plain = run(false);
+  CHECK(grouped[0].sizes() == torch::IntArrayRef({9, 3, 16}));
+  CHECK(grouped[1].sizes() == torch::IntArrayRef({9, 4, 3, 5}));
+  const char* names[] = {"output", "weights", "d query", "d keys", "d bias", "d q_proj", "d k_proj"};
+  for (size_t i = 0; i < grouped.size(); ++i) {
+    INFO(names[i]);
+    CHECK(torch::allclose(grouped[i], plain[i], 1e-4, 1e-5));
+  }
+  // A bias broadcast over the rows and heads takes the same path.
+  masks.bias = torch::randn({1, 1, 3, 5});
+  torch::NoGradGuard no_grad;
+  const auto broadcast = mha->forward_grouped(query, keys, keys, group, masks);
+  const auto reference = mha->forward(query, keys.index_select(0, group), keys.index_select(0, group), masks);
+  CHECK(torch::allclose(broadcast.output, reference.output, 1e-4, 1e-5));
+  CHECK_THROWS(mha->forward_grouped(query, keys, keys, torch::tensor({0, 1, 3, 0, 0, 1, 2, 1, 0}, torch::kLong)));
+}
+
 TEST_CASE("masked_softmax: reference values, broadcast masks, empty rows, in place", "[nn]") {
   torch::manual_seed(6);
   auto scores = torch::randn({3, 2, 4, 5});

@@ -1,12 +1,45 @@
 #include "focus/nn/multi_head_attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "focus/nn/batched_matmul.h"
 #include "focus/nn/linear.h"
 #include "focus/nn/masked_softmax.h"
 
 namespace focus::nn {
+
+namespace {
+
+struct GroupSlots {
+  torch::Tensor slot;   ///< int64 [B]: the row's position among its set's rows
+  int64_t per_set = 0;  ///< the largest set's row count; 0 when sets are not worth forming
+};
+
+/// Numbers the rows of each set 0, 1, ... in order. Sets are formed only when
+/// they share their keys among enough rows: padded to the largest set, they
+/// may hold at most twice the rows there are, and fewer sets than rows.
+GroupSlots group_slots(const torch::Tensor& group, int64_t sets) {
+  const auto cpu = group.to(torch::kCPU).contiguous();
+  const auto* index = cpu.data_ptr<int64_t>();
+  const int64_t rows = cpu.numel();
+  if (sets >= rows) return {};
+  std::vector<int64_t> count(static_cast<size_t>(sets), 0);
+  auto slot = torch::empty({rows}, torch::kLong);
+  auto* out = slot.data_ptr<int64_t>();
+  int64_t largest = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    TORCH_CHECK(index[r] >= 0 && index[r] < sets, "MultiHeadAttention: group ", index[r], " of row ", r,
+                " is not one of the ", sets, " key sets");
+    out[r] = count[static_cast<size_t>(index[r])]++;
+    largest = std::max(largest, out[r] + 1);
+  }
+  if (sets * largest > 2 * rows) return {};
+  return {slot.to(group.device()), largest};
+}
+
+}  // namespace
 
 MultiHeadAttentionImpl::MultiHeadAttentionImpl(const MultiHeadAttentionOptions& options_) : options(options_) {
   reset();
@@ -59,9 +92,36 @@ AttentionOutput MultiHeadAttentionImpl::forward_grouped(const torch::Tensor& que
               value.sizes());
   TORCH_CHECK(group.dim() == 1 && group.size(0) == query.size(0) && group.scalar_type() == torch::kLong,
               "MultiHeadAttention: group must be int64 [B] = [", query.size(0), "], got ", group.sizes());
-  // Project each key/value set once, then hand every query row its set.
-  return attend(linear(q_proj, query), linear(k_proj, key).index_select(0, group),
-                linear(v_proj, value).index_select(0, group), masks);
+  const auto slots = group_slots(group, key.size(0));
+  const bool per_set = slots.per_set > 0 && !masks.key_padding.defined() && !masks.attn.defined() && !masks.causal;
+  if (!per_set) {
+    // Project each key/value set once, then hand every query row its set.
+    return attend(linear(q_proj, query), linear(k_proj, key).index_select(0, group),
+                  linear(v_proj, value).index_select(0, group), masks);
+  }
+  // Many rows per set: the rows of each set become one longer query sequence
+  // [G, n * Lq, E] against the set's keys (slot j of set g holds its j-th row;
+  // unused slots are zeros and are dropped again). The products are then G * H
+  // of [n * Lq, d] x [d, Lk] rather than B * H small ones, and the keys and
+  // values are not copied for every row.
+  using torch::indexing::Slice;
+  const int64_t h = options.num_heads(), b = query.size(0), lq = query.size(1);
+  const int64_t g = key.size(0), n = slots.per_set, lk = key.size(1);
+  const auto& set = group;
+  const auto& slot = slots.slot;
+  auto q = linear(q_proj, query);
+  using Indices = c10::List<c10::optional<torch::Tensor>>;
+  auto q_sets = torch::index_put(torch::zeros({g, n, lq, e}, q.options()), Indices({set, slot}), q).view({g, n * lq, e});
+  AttentionMasks set_masks;
+  if (masks.bias.defined()) {
+    const auto bias = masks.bias.expand({b, h, lq, lk});
+    set_masks.bias = torch::index_put(torch::zeros({g, h, n, lq, lk}, bias.options()), Indices({set, c10::nullopt, slot}),
+                                      bias)
+                         .view({g, h, n * lq, lk});
+  }
+  auto out = attend(q_sets, linear(k_proj, key), linear(v_proj, value), set_masks);
+  return {out.output.view({g, n, lq, e}).index({set, slot}),
+          out.weights.view({g, h, n, lq, lk}).index({set, Slice(), slot})};
 }
 
 AttentionOutput MultiHeadAttentionImpl::attend(const torch::Tensor& q_in, const torch::Tensor& k_in,

@@ -14,10 +14,11 @@
 #   8. data-parallel scaling: 1 process against 2 (1 LibTorch thread each) over Gloo;
 #   9. channels-last against NCHW memory order for the Fashion CNN's training steps;
 #  10. Focus against PyTorch in Python (bench/python/): the same architectures on the
-#      same synthetic inputs, training and eval throughput, batch-1 latency, peak RSS.
+#      same synthetic inputs, training and eval throughput, batch-1 latency, peak RSS;
+#  11. batch-1 convolutions: ATen's choice of kernel against focus::nn::conv2d's (oneDNN).
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|memformat|python|all]  (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|memformat|python|conv|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides),
 # BENCH_MODELS (python: only these of fashion-attncnn fashion-vit spam-transformer clevr-cross).
 set -euo pipefail
@@ -300,6 +301,11 @@ if [ "$what" = memformat ] || [ "$what" = all ]; then
       console.log(`| ${n} | ${process.argv[2]} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)}x | ` +
         `${best(`${n}-nchw`, "eval_samples_per_s").toFixed(0)} | ${best(`${n}-cl`, "eval_samples_per_s").toFixed(0)} |`);
     }' "$out/memformat.jsonl" "$mthreads" | tee -a "$out/summary.md"
+fi
+
+if [ "$what" = conv ] || [ "$what" = all ]; then
+  cmake --build build > /dev/null
+  for t in 1 2; do build/bench/focus-bench-conv threads="$t"; done | awk '!(/^\| (convolution|---)/ && seen[$0]++)' | tee -a "$out/summary.md"
 fi
 
 if [ "$what" = python ] || [ "$what" = all ]; then

@@ -6,12 +6,13 @@
 // and a kernel no larger than 3x3, ATen's convolution (LibTorch 1.13) takes
 // its native im2col + GEMM path instead of oneDNN's, one BLAS call on one
 // core. That is what a batch-1 request to an image model hits. Measured on
-// this project's 2-core VM (docs/BENCHMARKS.md, "oneDNN for batch-1
-// convolutions"): a 3x3 convolution 64 -> 64 at 14x14 takes 165-222 us that way
-// and 69-125 us in oneDNN; 128 -> 128 at 7x7, 191-242 against 101-168 us.
-// With one input channel or a 1x1 kernel the native path is faster (9-19 us
-// against 26-58 us). So without autograd (inference mode or no-grad: an
-// evaluation or a served request), a single image, a kernel of more than one
+// this project's 2-core VM (`bash bench/run.sh conv`, docs/BENCHMARKS.md): a
+// 3x3 convolution 64 -> 64 at 14x14 takes 149-215 us that way and 70-100 us in
+// oneDNN; 128 -> 128 at 7x7, 171-214 against 102-138 us. With one input
+// channel or a 1x1 kernel the native path is as fast or faster (6-15 us), and
+// for 16 channels in NCHW at 2 threads oneDNN is slower (72 against 61 us, the
+// one loss). So without autograd (inference mode or no-grad: an evaluation or
+// a served request), a single image, a kernel of more than one
 // tap and at least kMinOneDnnChannels input channels go to oneDNN directly;
 // everything else (training, batches, which ATen already sends to oneDNN,
 // CUDA, other dtypes, padding modes other than zeros) is the module's forward.

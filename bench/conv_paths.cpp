@@ -1,0 +1,83 @@
+// focus-bench-conv: batch-1 convolutions of the image models, ATen's own
+// choice of kernel (the module's forward) against focus::nn::conv2d, which
+// sends the ones ATen runs natively to oneDNN (see focus/nn/conv2d.h).
+//
+//   focus-bench-conv [threads=2] [repeats=300]
+//
+// Prints one Markdown row per shape and memory format: median microseconds per
+// call of each, and whether conv2d took oneDNN. Inference mode, float32.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "focus/nn/conv2d.h"
+#include "focus/util/error.h"
+#include "focus/util/runtime.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename F>
+double median_us(const F& f, int repeats) {
+  for (int i = 0; i < 20; ++i) f();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+struct Shape {
+  int64_t in, out, size, kernel, stride;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    int threads = 2, repeats = 300;
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg.rfind("threads=", 0) == 0)
+        threads = std::stoi(arg.substr(8));
+      else if (arg.rfind("repeats=", 0) == 0)
+        repeats = std::stoi(arg.substr(8));
+      else
+        throw focus::Error("unknown argument " + arg + " (usage: focus-bench-conv [threads=2] [repeats=300])");
+    }
+    focus::util::configure_allocator();
+    threads = focus::util::configure_threads(threads);
+    // The Fashion CNN's convolutions (stem 16, stages 64 and 128) and FusionNet's on Sort-of-CLEVR.
+    const std::vector<Shape> shapes = {{1, 16, 28, 3, 1},  {16, 64, 28, 3, 2}, {64, 64, 14, 3, 1}, {16, 64, 28, 1, 2},
+                                       {64, 128, 14, 3, 2}, {128, 128, 7, 3, 1}, {32, 32, 19, 3, 1}, {64, 64, 10, 3, 1}};
+    torch::InferenceMode inference;
+    torch::manual_seed(0);
+    std::printf("| convolution (batch 1) | memory format | threads | ATen's choice us | focus::nn::conv2d us | oneDNN |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- |\n");
+    for (const auto& s : shapes) {
+      for (const bool channels_last : {false, true}) {
+        torch::nn::Conv2d conv(torch::nn::Conv2dOptions(s.in, s.out, s.kernel).stride(s.stride).padding(s.kernel / 2).bias(false));
+        auto x = torch::randn({1, s.in, s.size, s.size});
+        if (channels_last) {
+          conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
+          x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        }
+        const double aten = median_us([&] { conv->forward(x); }, repeats);
+        const double focus = median_us([&] { focus::nn::conv2d(conv, x); }, repeats);
+        std::printf("| %ld -> %ld, %ldx%ld, %ldx%ld kernel, stride %ld | %s | %d | %.1f | %.1f | %s |\n", s.in, s.out,
+                    s.size, s.size, s.kernel, s.kernel, s.stride, channels_last ? "channels-last" : "NCHW", threads, aten,
+                    focus, focus::nn::uses_onednn_directly(*conv, x) ? "yes" : "no");
+      }
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "focus-bench-conv: %s\n", e.what());
+    return 1;
+  }
+}

@@ -12,7 +12,7 @@ help:
 	@echo "make demo        set up, build, train the default recipe on Fashion-MNIST ($(DEMO_EPOCHS) epochs), evaluate"
 	@echo "make test        set up, build and run every test (unit, end-to-end, install)"
 	@echo "make train-full  train the default recipe with its full schedule into runs/fashion"
-	@echo "make bench       run the benchmarks and print their figures (see bench/README.md)"
+	@echo "make bench       run the benchmarks and print their figures (see bench/run.sh and docs/BENCHMARKS.md)"
 	@echo "make build       configure and build only"
 
 setup:

@@ -176,9 +176,9 @@ nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const t
   auto query = norm_query(x);
   nn::AttentionMasks bias;
   if (focus_bias) {  // sum_k c[Q, L, H, k] f[Q, L, R, k] -> [Q, H, L, R]
-    // With k = 2 this is two broadcast multiply-adds over [Q, L, H, R]: as a
-    // batched product it would be Q * L products of [H, 2] x [2, R], each one
-    // dominated by its per-call cost (about a tenth of a training step).
+    // With k = 2 this is two broadcast multiply-adds over [Q, L, H, R]. As a
+    // batched product it was Q * L products of [H, 2] x [2, R], each one
+    // dominated by its per-call cost (docs/BENCHMARKS.md, 2026-12-03).
     auto c = nn::linear(focus_coefficients, query).view({x.size(0), x.size(1), heads, kFocusFeatures});
     torch::Tensor sum;
     for (int64_t k = 0; k < kFocusFeatures; ++k) {

@@ -15,10 +15,12 @@
 #   9. channels-last against NCHW memory order for the Fashion CNN's training steps;
 #  10. Focus against PyTorch in Python (bench/python/): the same architectures on the
 #      same synthetic inputs, training and eval throughput, batch-1 latency, peak RSS;
-#  11. batch-1 convolutions: ATen's choice of kernel against focus::nn::conv2d's (oneDNN).
+#  11. a single input's operators: batch-1 convolutions (ATen's choice of kernel against
+#      focus::nn::conv2d's oneDNN), small layer norms and softmaxes (split over the threads
+#      against on the calling thread).
 # Prints a Markdown table for docs/BENCHMARKS.md and keeps the raw outputs in
 # bench/results/ (ignored by git). Usage:
-#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|memformat|python|conv|all]  (default: all)
+#   bash bench/run.sh [build|fashion|text|clevr|deploy|int8|faithfulness|distributed|memformat|python|ops|all]  (default: all)
 # Environment: BENCH_THREADS (default: all cores), BENCH_SET (extra --set overrides),
 # BENCH_MODELS (python: only these of fashion-attncnn fashion-vit spam-transformer clevr-cross).
 set -euo pipefail
@@ -303,9 +305,17 @@ if [ "$what" = memformat ] || [ "$what" = all ]; then
     }' "$out/memformat.jsonl" "$mthreads" | tee -a "$out/summary.md"
 fi
 
-if [ "$what" = conv ] || [ "$what" = all ]; then
+if [ "$what" = ops ] || [ "$what" = all ]; then
   cmake --build build > /dev/null
-  for t in 1 2; do build/bench/focus-bench-conv threads="$t"; done | awk '!(/^\| (convolution|---)/ && seen[$0]++)' | tee -a "$out/summary.md"
+  {
+    echo "| convolution (batch 1) | memory format | threads | ATen's choice us | focus::nn::conv2d us | oneDNN |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for t in 1 2; do build/bench/focus-bench-ops threads="$t" table=conv; done
+    echo
+    echo "| operator | input | values | threads | ATen us | Focus us | calling thread only us |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for t in 1 2; do build/bench/focus-bench-ops threads="$t" table=small; done
+  } | tee -a "$out/summary.md"
 fi
 
 if [ "$what" = python ] || [ "$what" = all ]; then

@@ -6,6 +6,7 @@
 #include "focus/nn/batched_matmul.h"
 #include "focus/nn/conv2d.h"
 #include "focus/nn/linear.h"
+#include "focus/nn/small_ops.h"
 #include "focus/util/error.h"
 
 namespace focus::models {
@@ -168,12 +169,12 @@ nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const t
                                             const torch::Tensor& features) {
   TORCH_CHECK(focus_bias == features.defined(), "CrossLayer: focus features are ",
               features.defined() ? "given to a layer without" : "missing for a layer with", " a focus bias");
-  auto h = norm_self(tokens);
+  auto h = nn::layer_norm(norm_self, tokens);
   nn::AttentionMasks masks;
   masks.key_padding = padding;
   auto x = tokens + dropout(self_attention(h, h, h, masks).output);
-  auto r = norm_regions(regions);
-  auto query = norm_query(x);
+  auto r = nn::layer_norm(norm_regions, regions);
+  auto query = nn::layer_norm(norm_query, x);
   nn::AttentionMasks bias;
   if (focus_bias) {  // sum_k c[Q, L, H, k] f[Q, L, R, k] -> [Q, H, L, R]
     // With k = 2 this is two broadcast multiply-adds over [Q, L, H, R]. As a
@@ -189,7 +190,7 @@ nn::AttentionOutput CrossLayerImpl::forward(const torch::Tensor& tokens, const t
   }
   auto cross = cross_attention->forward_grouped(query, r, r, image_index, bias);
   x = x + dropout(cross.output);
-  x = x + dropout(nn::linear(ff2, dropout(torch::gelu(nn::linear(ff1, norm_ff(x))))));
+  x = x + dropout(nn::linear(ff2, dropout(torch::gelu(nn::linear(ff1, nn::layer_norm(norm_ff, x))))));
   return {x, cross.weights};
 }
 
@@ -320,7 +321,7 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
       if (cells.defined() && i + 1 < cross_layers.size()) focus = focus_features(out.weights, cells);
       if (maps) maps->push_back({"cross.layer" + std::to_string(i), out.weights});
     }
-    features = cross_norm(tokens.select(1, 0));
+    features = nn::layer_norm(cross_norm, tokens.select(1, 0));
   }
   return mlp2(dropout(torch::relu(mlp1(dropout(features)))));
 }

@@ -1,6 +1,7 @@
 #include "focus/nn/attention_pool.h"
 
 #include "focus/nn/masked_softmax.h"
+#include "focus/nn/small_ops.h"
 
 namespace focus::nn {
 
@@ -33,7 +34,7 @@ AttentionPoolOutput AttentionPoolImpl::forward(const torch::Tensor& inputs, cons
                 ", got ", valid.sizes());
     weights = masked_softmax(scores, valid.to(torch::kBool));
   } else {
-    weights = torch::softmax(scores, -1);
+    weights = nn::softmax(scores, -1);
   }
   auto pooled = torch::bmm(weights.unsqueeze(1), inputs).squeeze(1);  // [B, D]
   return {pooled, weights};

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "focus/nn/small_ops.h"
+
 namespace focus::nn {
 
 namespace {
@@ -10,12 +12,12 @@ namespace {
 /// kept, -inf where dropped. Adding it is one vectorised pass over the scores;
 /// masked_fill with a broadcast mask is several times slower on CPU.
 torch::Tensor softmax_with_mask(torch::Tensor scores, const torch::Tensor& keep, bool in_place) {
-  if (!keep.defined()) return torch::softmax(scores, -1);
+  if (!keep.defined()) return nn::softmax(scores, -1);
   const auto drop = keep.to(torch::kBool).logical_not();
-  if (!drop.any().item<bool>()) return torch::softmax(scores, -1);  // common: a batch without padding
+  if (!drop.any().item<bool>()) return nn::softmax(scores, -1);  // common: a batch without padding
   const auto bias =
       torch::zeros(drop.sizes(), scores.options()).masked_fill_(drop, -std::numeric_limits<float>::infinity());
-  auto weights = torch::softmax(in_place ? scores.add_(bias) : scores + bias, -1);
+  auto weights = nn::softmax(in_place ? scores.add_(bias) : scores + bias, -1);
   // Fully masked rows come out NaN (exp(-inf) / 0) and are made all-zero. They
   // are rare, so the pass over the weights runs only when one exists.
   const auto empty = drop.all(-1, /*keepdim=*/true);

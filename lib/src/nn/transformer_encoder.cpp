@@ -6,6 +6,7 @@
 #include <torch/nn/functional/activation.h>
 
 #include "focus/nn/linear.h"
+#include "focus/nn/small_ops.h"
 
 namespace focus::nn {
 
@@ -35,10 +36,10 @@ void TransformerEncoderLayerImpl::pretty_print(std::ostream& stream) const {
 }
 
 AttentionOutput TransformerEncoderLayerImpl::forward(const torch::Tensor& x, const AttentionMasks& masks) {
-  auto normed = norm1(x);
+  auto normed = layer_norm(norm1, x);
   auto attended = attention(normed, normed, normed, masks);
   auto y = x + dropout(attended.output);
-  y = y + dropout(linear(ff2, torch::gelu(linear(ff1, norm2(y)))));
+  y = y + dropout(linear(ff2, torch::gelu(linear(ff1, layer_norm(norm2, y)))));
   return {y, attended.weights};
 }
 
@@ -98,7 +99,7 @@ EncoderOutput TransformerEncoderImpl::run(const torch::Tensor& x, const Attentio
     y = step.output;
     if (return_weights) out.weights.push_back(step.weights);
   }
-  out.output = norm ? norm(y) : y;
+  out.output = norm ? layer_norm(norm, y) : y;
   return out;
 }
 

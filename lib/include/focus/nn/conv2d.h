@@ -6,7 +6,7 @@
 // and a kernel no larger than 3x3, ATen's convolution (LibTorch 1.13) takes
 // its native im2col + GEMM path instead of oneDNN's, one BLAS call on one
 // core. That is what a batch-1 request to an image model hits. Measured on
-// this project's 2-core VM (`bash bench/run.sh conv`, docs/BENCHMARKS.md): a
+// this project's 2-core VM (`bash bench/run.sh ops`, docs/BENCHMARKS.md): a
 // 3x3 convolution 64 -> 64 at 14x14 takes 149-215 us that way and 70-100 us in
 // oneDNN; 128 -> 128 at 7x7, 171-214 against 102-138 us. With one input
 // channel or a 1x1 kernel the native path is as fast or faster (6-15 us), and

@@ -1,0 +1,123 @@
+// focus-bench-ops: the operators of a single image's or text's forward pass,
+// as ATen runs them against Focus's paths for them:
+//   - batch-1 convolutions: ATen's choice of kernel (the module's forward)
+//     against focus::nn::conv2d, which sends the ones ATen runs natively to
+//     oneDNN (focus/nn/conv2d.h);
+//   - small layer norms and softmaxes: ATen's (split over the intra-op threads)
+//     against focus::nn::layer_norm / softmax, which keep inputs of at most
+//     kSerialMaxElements values on the calling thread (focus/nn/small_ops.h),
+//     and the same operators forced onto the calling thread at every size.
+//
+//   focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small]
+//
+// Prints Markdown tables (both, or the one asked for): median microseconds per
+// call. Inference mode, float32.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "focus/nn/conv2d.h"
+#include "focus/nn/small_ops.h"
+#include "focus/util/error.h"
+#include "focus/util/runtime.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename F>
+double median_us(const F& f, int repeats) {
+  for (int i = 0; i < 20; ++i) f();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+struct Shape {
+  int64_t in, out, size, kernel, stride;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    int threads = 2, repeats = 300;
+    std::string table = "all";
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg.rfind("threads=", 0) == 0)
+        threads = std::stoi(arg.substr(8));
+      else if (arg.rfind("repeats=", 0) == 0)
+        repeats = std::stoi(arg.substr(8));
+      else if (arg == "table=all" || arg == "table=conv" || arg == "table=small")
+        table = arg.substr(6);
+      else
+        throw focus::Error("unknown argument " + arg + " (usage: focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small])");
+    }
+    focus::util::configure_allocator();
+    threads = focus::util::configure_threads(threads);
+    // The Fashion CNN's convolutions (stem 16, stages 64 and 128) and FusionNet's on Sort-of-CLEVR.
+    const std::vector<Shape> shapes = {{1, 16, 28, 3, 1},  {16, 64, 28, 3, 2}, {64, 64, 14, 3, 1}, {16, 64, 28, 1, 2},
+                                       {64, 128, 14, 3, 2}, {128, 128, 7, 3, 1}, {32, 32, 19, 3, 1}, {64, 64, 10, 3, 1}};
+    torch::InferenceMode inference;
+    torch::manual_seed(0);
+    const bool header = table == "all";  // with table=conv|small, rows only (run.sh adds the header once)
+    if (header) {
+      std::printf("| convolution (batch 1) | memory format | threads | ATen's choice us | focus::nn::conv2d us | oneDNN |\n");
+      std::printf("| --- | --- | --- | --- | --- | --- |\n");
+    }
+    for (const auto& s : table == "small" ? std::vector<Shape>{} : shapes) {
+      for (const bool channels_last : {false, true}) {
+        torch::nn::Conv2d conv(torch::nn::Conv2dOptions(s.in, s.out, s.kernel).stride(s.stride).padding(s.kernel / 2).bias(false));
+        auto x = torch::randn({1, s.in, s.size, s.size});
+        if (channels_last) {
+          conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
+          x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        }
+        const double aten = median_us([&] { conv->forward(x); }, repeats);
+        const double focus = median_us([&] { focus::nn::conv2d(conv, x); }, repeats);
+        std::printf("| %ld -> %ld, %ldx%ld, %ldx%ld kernel, stride %ld | %s | %d | %.1f | %.1f | %s |\n", s.in, s.out,
+                    s.size, s.size, s.kernel, s.kernel, s.stride, channels_last ? "channels-last" : "NCHW", threads, aten,
+                    focus, focus::nn::uses_onednn_directly(*conv, x) ? "yes" : "no");
+      }
+    }
+
+    // Layer norm over 64 features and softmax over 100 scores, as many rows as a
+    // single text or image gives (12-256 tokens, 4 heads) and more.
+    auto serial = [](const auto& f) {  // the calling thread only, at any size
+      const focus::nn::CallingThreadOnly one;
+      f();
+    };
+    if (table == "conv") return 0;
+    if (header) {
+      std::printf("\n| operator | input | values | threads | ATen us | Focus us | calling thread only us |\n");
+      std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+    }
+    torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({64}));
+    for (const int64_t rows : {16, 64, 128, 256, 512, 1024}) {
+      const auto x = torch::randn({rows, 64});
+      const double aten = median_us([&] { norm->forward(x); }, repeats);
+      const double focus = median_us([&] { focus::nn::layer_norm(norm, x); }, repeats);
+      const double one = median_us([&] { serial([&] { norm->forward(x); }); }, repeats);
+      std::printf("| layer norm | [%ld, 64] | %ld | %d | %.1f | %.1f | %.1f |\n", rows, rows * 64, threads, aten, focus, one);
+    }
+    for (const int64_t rows : {48, 80, 200, 400, 800}) {
+      const auto x = torch::randn({rows, 100});
+      const double aten = median_us([&] { torch::softmax(x, -1); }, repeats);
+      const double focus = median_us([&] { focus::nn::softmax(x, -1); }, repeats);
+      const double one = median_us([&] { serial([&] { torch::softmax(x, -1); }); }, repeats);
+      std::printf("| softmax | [%ld, 100] | %ld | %d | %.1f | %.1f | %.1f |\n", rows, rows * 100, threads, aten, focus, one);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "focus-bench-ops: %s\n", e.what());
+    return 1;
+  }
+}

@@ -92,9 +92,10 @@ AttentionOutput MultiHeadAttentionImpl::forward_grouped(const torch::Tensor& que
               value.sizes());
   TORCH_CHECK(group.dim() == 1 && group.size(0) == query.size(0) && group.scalar_type() == torch::kLong,
               "MultiHeadAttention: group must be int64 [B] = [", query.size(0), "], got ", group.sizes());
-  const auto slots = group_slots(group, key.size(0));
-  const bool per_set = slots.per_set > 0 && !masks.key_padding.defined() && !masks.attn.defined() && !masks.causal;
-  if (!per_set) {
+  // Sets are formed only with no per-row masks (a bias is regrouped with the rows).
+  const bool per_row_masks = masks.key_padding.defined() || masks.attn.defined() || masks.causal;
+  const auto slots = per_row_masks ? GroupSlots{} : group_slots(group, key.size(0));
+  if (slots.per_set == 0) {
     // Project each key/value set once, then hand every query row its set.
     return attend(linear(q_proj, query), linear(k_proj, key).index_select(0, group),
                   linear(v_proj, value).index_select(0, group), masks);

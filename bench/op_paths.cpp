@@ -6,9 +6,13 @@
 //   - small layer norms and softmaxes: ATen's (split over the intra-op threads)
 //     against focus::nn::layer_norm / softmax, which keep inputs of at most
 //     kSerialMaxElements values on the calling thread (focus/nn/small_ops.h),
-//     and the same operators forced onto the calling thread at every size.
+//     and the same operators forced onto the calling thread at every size;
+//   - matrix products: ATen's mm (the BLAS, which Focus keeps on one thread)
+//     against focus::nn::row_parallel_mm, the path of Focus's linear layers
+//     (oneDNN's sgemm, or the BLAS split by rows with FOCUS_GEMM=blas;
+//     focus/nn/gemm.h), from a single image's projections to 1024^3.
 //
-//   focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small]
+//   focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small|gemm]
 //
 // Prints Markdown tables (both, or the one asked for): median microseconds per
 // call. Inference mode, float32.
@@ -19,6 +23,8 @@
 #include <vector>
 
 #include "focus/nn/conv2d.h"
+#include "focus/nn/gemm.h"
+#include "focus/nn/linear.h"
 #include "focus/nn/small_ops.h"
 #include "focus/util/error.h"
 #include "focus/util/runtime.h"
@@ -56,10 +62,11 @@ int main(int argc, char** argv) {
         threads = std::stoi(arg.substr(8));
       else if (arg.rfind("repeats=", 0) == 0)
         repeats = std::stoi(arg.substr(8));
-      else if (arg == "table=all" || arg == "table=conv" || arg == "table=small")
+      else if (arg == "table=all" || arg == "table=conv" || arg == "table=small" || arg == "table=gemm")
         table = arg.substr(6);
       else
-        throw focus::Error("unknown argument " + arg + " (usage: focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small])");
+        throw focus::Error("unknown argument " + arg +
+                           " (usage: focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small|gemm])");
     }
     focus::util::configure_allocator();
     threads = focus::util::configure_threads(threads);
@@ -73,7 +80,7 @@ int main(int argc, char** argv) {
       std::printf("| convolution (batch 1) | memory format | threads | ATen's choice us | focus::nn::conv2d us | oneDNN |\n");
       std::printf("| --- | --- | --- | --- | --- | --- |\n");
     }
-    for (const auto& s : table == "small" ? std::vector<Shape>{} : shapes) {
+    for (const auto& s : table == "small" || table == "gemm" ? std::vector<Shape>{} : shapes) {
       for (const bool channels_last : {false, true}) {
         torch::nn::Conv2d conv(torch::nn::Conv2dOptions(s.in, s.out, s.kernel).stride(s.stride).padding(s.kernel / 2).bias(false));
         auto x = torch::randn({1, s.in, s.size, s.size});
@@ -96,24 +103,45 @@ int main(int argc, char** argv) {
       f();
     };
     if (table == "conv") return 0;
-    if (header) {
+    if (table != "gemm" && header) {
       std::printf("\n| operator | input | values | threads | ATen us | Focus us | calling thread only us |\n");
       std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
     }
     torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({64}));
-    for (const int64_t rows : {16, 64, 128, 256, 512, 1024}) {
+    for (const int64_t rows : table == "gemm" ? std::vector<int64_t>{} : std::vector<int64_t>{16, 64, 128, 256, 512, 1024}) {
       const auto x = torch::randn({rows, 64});
       const double aten = median_us([&] { norm->forward(x); }, repeats);
       const double focus = median_us([&] { focus::nn::layer_norm(norm, x); }, repeats);
       const double one = median_us([&] { serial([&] { norm->forward(x); }); }, repeats);
       std::printf("| layer norm | [%ld, 64] | %ld | %d | %.1f | %.1f | %.1f |\n", rows, rows * 64, threads, aten, focus, one);
     }
-    for (const int64_t rows : {48, 80, 200, 400, 800}) {
+    for (const int64_t rows : table == "gemm" ? std::vector<int64_t>{} : std::vector<int64_t>{48, 80, 200, 400, 800}) {
       const auto x = torch::randn({rows, 100});
       const double aten = median_us([&] { torch::softmax(x, -1); }, repeats);
       const double focus = median_us([&] { focus::nn::softmax(x, -1); }, repeats);
       const double one = median_us([&] { serial([&] { torch::softmax(x, -1); }); }, repeats);
       std::printf("| softmax | [%ld, 100] | %ld | %d | %.1f | %.1f | %.1f |\n", rows, rows * 100, threads, aten, focus, one);
+    }
+
+    // Products [M, K] x [K, N] as the layers make them: one image's or text's
+    // projections (ViT, FusionNet, a 256-token text), training batches, 1024^3.
+    if (table == "small") return 0;
+    if (header) {
+      std::printf("\n| product [M, K] x [K, N] | threads | ATen mm us (GFLOP/s) | Focus us (GFLOP/s) | Focus's engine |\n");
+      std::printf("| --- | --- | --- | --- | --- |\n");
+    }
+    struct Product {
+      int64_t m, k, n;
+    };
+    for (const auto& p : std::vector<Product>{{1, 64, 64},     {12, 64, 64},     {50, 64, 192},   {100, 64, 64},
+                                              {256, 128, 384}, {6400, 64, 192}, {8192, 128, 256}, {1024, 1024, 1024}}) {
+      const auto a = torch::randn({p.m, p.k}), b = torch::randn({p.n, p.k}).t();  // b as a Linear's weight.t()
+      const int product_repeats = p.m * p.k * p.n >= (int64_t{1} << 26) ? std::max(10, repeats / 10) : repeats;
+      const double aten = median_us([&] { at::mm(a, b); }, product_repeats);
+      const double focus = median_us([&] { focus::nn::row_parallel_mm(a, b); }, product_repeats);
+      const double flop = 2.0 * static_cast<double>(p.m * p.k * p.n);
+      std::printf("| [%ld, %ld] x [%ld, %ld] | %d | %.1f (%.0f) | %.1f (%.0f) | %s |\n", p.m, p.k, p.k, p.n, threads, aten,
+                  flop / aten / 1e3, focus, flop / focus / 1e3, focus::nn::gemm_engine_name());
     }
     return 0;
   } catch (const std::exception& e) {

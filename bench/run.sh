@@ -315,6 +315,13 @@ if [ "$what" = ops ] || [ "$what" = all ]; then
     echo "| operator | input | values | threads | ATen us | Focus us | calling thread only us |"
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     for t in 1 2; do build/bench/focus-bench-ops threads="$t" table=small; done
+    echo
+    echo "| product [M, K] x [K, N] | threads | ATen mm us (GFLOP/s) | Focus us (GFLOP/s) | Focus's engine |"
+    echo "| --- | --- | --- | --- | --- |"
+    for t in 1 2; do
+      build/bench/focus-bench-ops threads="$t" table=gemm
+      FOCUS_GEMM=blas build/bench/focus-bench-ops threads="$t" table=gemm
+    done
   } | tee -a "$out/summary.md"
 fi
 

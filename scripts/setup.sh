@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread libopenblas-dev
   libopencv-dev libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev
-  libsentencepiece-dev libcpp-httplib-dev libgloo-dev
+  libsentencepiece-dev libcpp-httplib-dev libgloo-dev libdnnl-dev
   python3-torch python3-torchvision curl wrk chromium
   dataset-fashion-mnist
 )

@@ -82,7 +82,7 @@ TEST_CASE("linear's split path gives ATen's values and gradients", "[nn]") {
   }
 }
 
-TEST_CASE("linear without gradients and on one thread is ATen's linear", "[nn]") {
+TEST_CASE("linear without gradients and on one thread gives ATen's values", "[nn]") {
   torch::manual_seed(5);
   const auto x = torch::randn({4, 1000, 32});
   const auto w = torch::randn({48, 32});
@@ -105,7 +105,7 @@ TEST_CASE("linear without gradients and on one thread is ATen's linear", "[nn]")
     CHECK(torch::allclose(batched_matmul(q, k), torch::matmul(q, k), 1e-4, 1e-5));
   }
   ThreadCount one(1);
-  CHECK(torch::allclose(linear(x, w, b), ref, 1e-5, 1e-6));
+  CHECK(torch::allclose(linear(x, w, b), ref, 1e-4, 1e-5));
   CHECK(linear(torch::randn({32}), w, b).sizes() == torch::IntArrayRef({48}));  // a single vector
 }
 

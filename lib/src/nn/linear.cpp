@@ -5,6 +5,8 @@
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "focus/nn/gemm.h"
+#include "focus/nn/small_ops.h"
 #include "split_over_threads.h"
 
 namespace focus::nn {
@@ -15,7 +17,12 @@ namespace {
 // panels it can block well.
 constexpr int64_t kMinRowsPerThread = 16;
 
-class RowParallelLinear : public torch::autograd::Function<RowParallelLinear> {
+/// Whether products of these operands take oneDNN's sgemm (gemm.h).
+bool onednn_operands(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  return uses_onednn_gemm(x, weight) && (!bias.defined() || uses_onednn_gemm(bias, weight));
+}
+
+class ProductLinear : public torch::autograd::Function<ProductLinear> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias) {
@@ -47,7 +54,18 @@ torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, co
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "row_parallel_mm: expected [M, K] x [K, N], got ",
               a.sizes(), " x ", b.sizes());
   const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
-  if (!splits_product(a, m, k, n)) return bias.defined() ? at::addmm(bias, a, b) : at::mm(a, b);
+  const bool split = splits_product(a, m, k, n);
+  if (uses_onednn_gemm(a, b)) {  // oneDNN threads the product itself; small ones stay on the calling thread
+    auto out = torch::empty({m, n}, a.options());
+    if (split) {
+      gemm_out(out, a, b, bias);
+    } else {
+      const CallingThreadOnly serial;
+      gemm_out(out, a, b, bias);
+    }
+    return out;
+  }
+  if (!split) return bias.defined() ? at::addmm(bias, a, b) : at::mm(a, b);
   auto out = torch::empty({m, n}, a.options());
   const int64_t threads = at::get_num_threads();
   const int64_t grain = std::max(kMinRowsPerThread, (m + threads - 1) / threads);
@@ -65,7 +83,9 @@ torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, co
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   const int64_t in = weight.size(1), out = weight.size(0);
   const int64_t rows = x.dim() == 0 ? 0 : x.numel() / std::max<int64_t>(in, 1);
-  if (x.dim() < 1 || x.size(-1) != in || !splits_product(x, rows, in, out)) return at::linear(x, weight, bias);
+  if (x.dim() < 1 || x.size(-1) != in || rows == 0 ||
+      !(onednn_operands(x, weight, bias) || splits_product(x, rows, in, out)))
+    return at::linear(x, weight, bias);
   auto shape = x.sizes().vec();
   shape.back() = out;
   const auto flat = x.reshape({rows, in});
@@ -73,7 +93,7 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
                      (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   // An autograd Function takes no undefined inputs: a layer without bias gets
   // a zero bias that needs no gradient.
-  auto y = graph ? RowParallelLinear::apply(flat, weight, bias.defined() ? bias : torch::zeros({out}, weight.options()))
+  auto y = graph ? ProductLinear::apply(flat, weight, bias.defined() ? bias : torch::zeros({out}, weight.options()))
                  : row_parallel_mm(flat, weight.t(), bias);
   return y.view(shape);
 }

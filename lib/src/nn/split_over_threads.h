@@ -1,10 +1,10 @@
 #pragma once
-// What linear.cpp and batched_matmul.cpp share: when a CPU product is worth
-// splitting over LibTorch's intra-op threads, and the split itself.
+// What linear.cpp, batched_matmul.cpp and transformer_encoder.cpp share: when
+// CPU work may be split over LibTorch's intra-op threads, and the split itself.
 //
-// Private to those two sources: at::parallel_for is an inline template that
-// runs its body on the calling thread unless the including source is compiled
-// with OpenMP, and only they are (lib/CMakeLists.txt).
+// Private to those sources: at::parallel_for is an inline template that runs
+// its body on the calling thread unless the including source is compiled with
+// OpenMP, and only they are (lib/CMakeLists.txt).
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 #include <torch/types.h>
@@ -21,9 +21,9 @@ namespace focus::nn::detail {
 // from 4M, 2.33 from 8M, 3.0 unsplit).
 constexpr int64_t kMinSplitMacs = int64_t{1} << 22;
 
-/// Whether a product of this tensor's device and dtype may be split at all
-/// now: CPU, float32/float64, more than one intra-op thread, and not already
-/// inside a parallel region.
+/// Whether work on this tensor's device and dtype may be split at all now:
+/// CPU, float32/float64, more than one intra-op thread, and not already inside
+/// a parallel region.
 inline bool may_split(const torch::Tensor& like) {
   return like.device().is_cpu() && (like.scalar_type() == torch::kFloat || like.scalar_type() == torch::kDouble) &&
          at::get_num_threads() > 1 && !at::in_parallel_region();

@@ -1,15 +1,22 @@
 #pragma once
 // y = x W^T + b for inputs of any rank [..., in] -> [..., out].
 //
-// Focus keeps OpenBLAS single-threaded (util::configure_threads: its own
-// threads would spin against LibTorch's), so ATen's matrix product runs on one
-// core whatever the intra-op thread count. On CPU with more than one intra-op
-// thread, a product large enough to pay for it is therefore split by rows over
-// LibTorch's thread pool instead, each block one single-threaded OpenBLAS call
-// on its own thread, in the forward pass and in the backward pass (dX split by
-// rows, dW by output features). Elsewhere (one thread, a small product, CUDA,
-// a dtype other than float32/float64) it is ATen's linear, which fuses the
-// bias into the product (addmm) for inputs of any rank; the C++ frontend's
+// Float32 products on the CPU go to oneDNN's sgemm where this build has it
+// (gemm.h): large ones threaded by oneDNN over the intra-op threads, small
+// ones (under detail::kMinSplitMacs multiply-adds, a single image's or text's
+// projections) on the calling thread, whose OpenMP team would cost more to
+// wake than it saves; the backward pass (dX, dW) takes the same path.
+//
+// With ATen's BLAS instead (FOCUS_GEMM=blas, other dtypes, builds without
+// oneDNN's header): Focus keeps OpenBLAS single-threaded
+// (util::configure_threads: its own threads would spin against LibTorch's), so
+// ATen's matrix product runs on one core whatever the intra-op thread count.
+// On CPU with more than one intra-op thread, a product large enough to pay for
+// it is therefore split by rows over LibTorch's thread pool, each block one
+// single-threaded OpenBLAS call on its own thread, in the forward and the
+// backward pass (dX split by rows, dW by output features). Elsewhere (one
+// thread, a small product, CUDA) it is ATen's linear, which fuses the bias
+// into the product (addmm) for inputs of any rank; the C++ frontend's
 // Linear::forward does so only for 2-D inputs.
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
@@ -17,13 +24,13 @@
 namespace focus::nn {
 
 /// out = a b (+ bias broadcast over rows), a [M, K], b [K, N], bias [N] or
-/// undefined. Rows of `a` are split over the intra-op threads when the product
-/// is large enough and the thread count above one; a and b may be transposed
-/// views (any strides BLAS takes). No autograd: callers inside a graph use linear().
+/// undefined, threaded as described above (oneDNN, or rows of `a` split over
+/// the intra-op threads); a and b may be transposed views (any strides BLAS
+/// takes). No autograd: callers inside a graph use linear().
 torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias = {});
 
-/// Whether row_parallel_mm would split an [M, K] x [K, N] product of this tensor's
-/// device and dtype at the current thread count.
+/// Whether row_parallel_mm would use more than the calling thread for an
+/// [M, K] x [K, N] product of this tensor's device and dtype at the current thread count.
 bool splits_product(const torch::Tensor& like, int64_t m, int64_t k, int64_t n);
 
 /// x [..., in], weight [out, in], bias [out] or undefined.

@@ -118,3 +118,17 @@ TEST_CASE("a single image's products keep ATen's values and gradients on one and
   }
   at::set_num_threads(saved);
 }
+
+TEST_CASE("linear's gradients are differentiable again under create_graph", "[nn]") {
+  torch::manual_seed(15);
+  auto x = torch::randn({4, 8}, torch::requires_grad());
+  auto w = torch::randn({3, 8}, torch::requires_grad());
+  const auto y = linear(x, w, torch::Tensor());
+  const auto gx = torch::autograd::grad({y.square().sum()}, {x}, {}, true, true)[0];
+  const auto ggw = torch::autograd::grad({gx.square().sum()}, {w})[0];
+  const auto ref_y = at::linear(x, w);
+  const auto ref_gx = torch::autograd::grad({ref_y.square().sum()}, {x}, {}, true, true)[0];
+  const auto ref_ggw = torch::autograd::grad({ref_gx.square().sum()}, {w})[0];
+  CHECK(torch::allclose(gx, ref_gx, 1e-4, 1e-5));
+  CHECK(torch::allclose(ggw, ref_ggw, 1e-3, 1e-4));
+}

@@ -1,4 +1,5 @@
 // Pre-norm Transformer encoder: reference composition, weights, padding.
+#include <ATen/Parallel.h>
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
@@ -73,4 +74,16 @@ TEST_CASE("TransformerEncoder: inference in chunks of the batch equals the whole
   AttentionMasks causal;
   causal.causal = true;
   CHECK(torch::allclose(enc->forward(x, causal).output, enc->forward(x, causal, true).output, 1e-5, 1e-5));
+  // A per-example score bias [B, H, L, L] is cut with its chunk.
+  AttentionMasks biased;
+  biased.bias = torch::randn({21, 4, 64, 64});
+  CHECK(torch::allclose(enc->forward(x, biased).output, enc->forward(x, biased, true).output, 1e-5, 1e-5));
+  // The chunks run on both threads and give the same as on one.
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  const auto two = enc->forward(x, masks).output;
+  at::set_num_threads(1);
+  const auto one = enc->forward(x, masks).output;
+  at::set_num_threads(saved);
+  CHECK(torch::allclose(two, one, 1e-5, 1e-5));
 }

@@ -28,7 +28,11 @@ GemmEngine engine_from_environment() {
 #endif
 }
 
-bool float_cpu(const torch::Tensor& t) { return t.device().is_cpu() && t.scalar_type() == torch::kFloat; }
+/// A float32 CPU tensor with plain strided memory (not MKLDNN, sparse, a lazy negation or a zero tensor).
+bool float_cpu(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided && !t.is_neg() &&
+         !t._is_zerotensor();
+}
 
 #ifdef FOCUS_HAVE_ONEDNN
 void onednn_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,

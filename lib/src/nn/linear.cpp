@@ -37,8 +37,14 @@ class ProductLinear : public torch::autograd::Function<ProductLinear> {
     const auto& weight = saved[1];
     const auto dy = grads[0].contiguous();  // [M, out]
     torch::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0)) dx = row_parallel_mm(dy, weight);  // [M, in], split by rows
-    if (ctx->needs_input_grad(1)) dw = row_parallel_mm(dy.t(), x);   // [out, in], split by output feature
+    // With create_graph (grad mode on in the backward pass) the gradients must
+    // be differentiable themselves: ATen's products record the graph, ours do not.
+    const bool differentiable = torch::GradMode::is_enabled();
+    auto product = [differentiable](const torch::Tensor& a, const torch::Tensor& b) {
+      return differentiable ? at::mm(a, b) : row_parallel_mm(a, b);
+    };
+    if (ctx->needs_input_grad(0)) dx = product(dy, weight);  // [M, in], split by rows
+    if (ctx->needs_input_grad(1)) dw = product(dy.t(), x);   // [out, in], split by output feature
     if (ctx->needs_input_grad(2)) db = dy.sum(0);
     return {dx, dw, db};
   }

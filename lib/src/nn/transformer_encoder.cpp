@@ -78,6 +78,8 @@ AttentionMasks narrow_masks(const AttentionMasks& masks, int64_t start, int64_t 
   AttentionMasks part = masks;
   if (masks.key_padding.defined()) part.key_padding = masks.key_padding.narrow(0, start, length);
   if (masks.attn.defined() && masks.attn.dim() == 3) part.attn = masks.attn.narrow(0, start, length);
+  if (masks.bias.defined() && masks.bias.dim() == 4 && masks.bias.size(0) > 1)
+    part.bias = masks.bias.narrow(0, start, length);
   return part;
 }
 
@@ -96,7 +98,9 @@ EncoderOutput TransformerEncoderImpl::forward(const torch::Tensor& x, const Atte
       parts[static_cast<size_t>(c)] = run(x.narrow(0, start, n), narrow_masks(masks, start, n), false).output;
     }
   };
-  if (detail::may_split(x))
+  // In training mode (dropout drawn without gradients) the chunks run in order:
+  // threads drawing from the generator in any order would break reproducibility.
+  if (detail::may_split(x) && !is_training())
     detail::split_over_threads(chunks, 1, run_chunks);
   else
     run_chunks(0, chunks);

@@ -3,9 +3,10 @@
 //
 // Float32 products on the CPU go to oneDNN's sgemm where this build has it
 // (gemm.h): large ones threaded by oneDNN over the intra-op threads, small
-// ones (under detail::kMinSplitMacs multiply-adds, a single image's or text's
-// projections) on the calling thread, whose OpenMP team would cost more to
-// wake than it saves; the backward pass (dX, dW) takes the same path.
+// ones (under detail::kMinSplitMacs multiply-adds or under 32 rows, a single
+// image's or text's projections) on the calling thread, whose OpenMP team
+// would cost more to wake than it saves; the backward pass (dX, dW) takes the
+// same path (ATen's products when it must record a graph itself, create_graph).
 //
 // With ATen's BLAS instead (FOCUS_GEMM=blas, other dtypes, builds without
 // oneDNN's header): Focus keeps OpenBLAS single-threaded

@@ -51,7 +51,7 @@ void chunk_product(const torch::Tensor& a, const torch::Tensor& b, const torch::
   const int64_t dims = a.dim(), slices = target.size(0);
   if (uses_onednn_gemm(a, b)) {
     // Raw pointers, one sgemm call per slice: no tensor is made per slice. The
-    // caller made the operands readable in place (blas_layout).
+    // caller made the operands readable in place (blas_readable).
     const auto a_layout = *blas_layout(m, k, as[dims - 2], as[dims - 1]);
     const auto b_layout = *blas_layout(k, n, bs[dims - 2], bs[dims - 1]);
     const float* a_data = a_chunk.data_ptr<float>();
@@ -75,12 +75,6 @@ void chunk_product(const torch::Tensor& a, const torch::Tensor& b, const torch::
   }
 }
 
-/// The operand itself when BLAS reads its slices in place, else a contiguous copy.
-torch::Tensor readable(const torch::Tensor& x) {
-  const int64_t dims = x.dim();
-  return blas_layout(x.size(-2), x.size(-1), x.stride(dims - 2), x.stride(dims - 1)) ? x : x.contiguous();
-}
-
 /// Whether the product splits its batch over the intra-op threads (else it
 /// runs on the calling thread).
 bool splits(const torch::Tensor& a, const torch::Tensor& b) {
@@ -91,8 +85,8 @@ bool splits(const torch::Tensor& a, const torch::Tensor& b) {
 /// when it is worth splitting, else the whole batch on the calling thread.
 torch::Tensor chunked_product(const torch::Tensor& a_in, const torch::Tensor& b_in) {
   const bool onednn = uses_onednn_gemm(a_in, b_in);
-  const auto a = onednn ? readable(a_in) : a_in;
-  const auto b = onednn ? readable(b_in) : b_in;
+  const auto a = onednn ? blas_readable(a_in) : a_in;
+  const auto b = onednn ? blas_readable(b_in) : b_in;
   auto shape = a.sizes().vec();
   shape.back() = b.size(-1);
   auto out = torch::empty(shape, a.options());

@@ -48,14 +48,9 @@ void onednn_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const tor
       c.zero_();
   } else {
     // Operands BLAS cannot read in place (no unit stride) are copied first.
-    auto layout_of = [](torch::Tensor& t) {
-      auto layout = blas_layout(t.size(0), t.size(1), t.stride(0), t.stride(1));
-      if (layout) return *layout;
-      t = t.contiguous();
-      return BlasLayout{'N', std::max<int64_t>(1, t.size(1))};
-    };
-    auto lhs = a, rhs = b;
-    const auto lhs_layout = layout_of(lhs), rhs_layout = layout_of(rhs);
+    const auto lhs = blas_readable(a), rhs = blas_readable(b);
+    const auto lhs_layout = *blas_layout(m, k, lhs.stride(0), lhs.stride(1));
+    const auto rhs_layout = *blas_layout(k, n, rhs.stride(0), rhs.stride(1));
     const int64_t ldc = m <= 1 ? std::max<int64_t>(1, n) : c.stride(0);
     onednn_sgemm(m, n, k, lhs.data_ptr<float>(), lhs_layout, rhs.data_ptr<float>(), rhs_layout, c.data_ptr<float>(),
                  ldc);
@@ -74,6 +69,11 @@ std::optional<BlasLayout> blas_layout(int64_t rows, int64_t cols, int64_t row_st
   if ((cols <= 1 || col_stride == 1) && row_step >= std::max<int64_t>(1, cols)) return BlasLayout{'N', row_step};
   if ((rows <= 1 || row_stride == 1) && col_step >= std::max<int64_t>(1, rows)) return BlasLayout{'T', col_step};
   return std::nullopt;
+}
+
+torch::Tensor blas_readable(const torch::Tensor& x) {
+  const int64_t dims = x.dim();
+  return blas_layout(x.size(-2), x.size(-1), x.stride(dims - 2), x.stride(dims - 1)) ? x : x.contiguous();
 }
 
 void onednn_sgemm(int64_t m, int64_t n, int64_t k, const float* a, BlasLayout a_layout, const float* b,

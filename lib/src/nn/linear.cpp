@@ -5,6 +5,8 @@
 #include <ATen/ops/mm.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <optional>
+
 #include "focus/nn/gemm.h"
 #include "focus/nn/small_ops.h"
 #include "split_over_threads.h"
@@ -63,12 +65,9 @@ torch::Tensor row_parallel_mm(const torch::Tensor& a, const torch::Tensor& b, co
   const bool split = splits_product(a, m, k, n);
   if (uses_onednn_gemm(a, b)) {  // oneDNN threads the product itself; small ones stay on the calling thread
     auto out = torch::empty({m, n}, a.options());
-    if (split) {
-      gemm_out(out, a, b, bias);
-    } else {
-      const CallingThreadOnly serial;
-      gemm_out(out, a, b, bias);
-    }
+    std::optional<CallingThreadOnly> serial;
+    if (!split) serial.emplace();
+    gemm_out(out, a, b, bias);
     return out;
   }
   if (!split) return bias.defined() ? at::addmm(bias, a, b) : at::mm(a, b);

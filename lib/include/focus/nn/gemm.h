@@ -47,6 +47,10 @@ struct BlasLayout {
 /// read it in place (one unit stride; dimensions of size 1 take any stride).
 std::optional<BlasLayout> blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride);
 
+/// x itself when BLAS reads its last two dimensions in place (blas_layout),
+/// else a contiguous copy.
+torch::Tensor blas_readable(const torch::Tensor& x);
+
 /// C = A B on raw float32 data through oneDNN's sgemm, for callers that walk
 /// many slices themselves (batched_matmul): A [M, K] and B [K, N] as their
 /// layouts say, C [M, N] row-major with leading dimension ldc (overwritten).

@@ -1,6 +1,7 @@
 #include "focus/models/attn_cnn.h"
 
 #include "focus/nn/conv2d.h"
+#include "focus/nn/pooling.h"
 #include "focus/util/error.h"
 
 namespace focus::models {
@@ -143,7 +144,7 @@ torch::Tensor AttnCNNImpl::forward_images(const torch::Tensor& images, std::vect
     features = r.pooled;
     if (maps) maps->push_back({"head.attention_pool", r.weights.view({x.size(0), 1, x.size(2), x.size(3)})});
   } else {
-    features = x.mean({2, 3});
+    features = nn::spatial_mean(x);
   }
   return classifier(dropout(features));
 }

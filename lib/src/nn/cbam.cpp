@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "focus/nn/pooling.h"
+
 namespace focus::nn {
 
 CbamImpl::CbamImpl(const CbamOptions& options_) : options(options_) { reset(); }
@@ -26,9 +28,9 @@ CbamOutput CbamImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.channels(), "Cbam: expected [B, ", options.channels(),
               ", H, W], got ", x.sizes());
   auto mlp = [this](const torch::Tensor& v) { return fc2(torch::relu(fc1(v))); };
-  auto channel_weights = torch::sigmoid(mlp(x.mean({2, 3})) + mlp(x.amax({2, 3})));  // [B, C]
+  auto channel_weights = torch::sigmoid(mlp(spatial_mean(x)) + mlp(spatial_max(x)));  // [B, C]
   auto refined = x * channel_weights.unsqueeze(-1).unsqueeze(-1);
-  auto descriptor = torch::cat({refined.mean(1, true), refined.amax(1, true)}, 1);  // [B, 2, H, W]
+  auto descriptor = torch::cat({channel_mean(refined), channel_max(refined)}, 1);  // [B, 2, H, W]
   auto spatial_map = torch::sigmoid(spatial(descriptor));                           // [B, 1, H, W]
   return {refined * spatial_map, channel_weights, spatial_map};
 }

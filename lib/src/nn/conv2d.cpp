@@ -3,6 +3,8 @@
 #include <ATen/Context.h>
 #include <ATen/ops/mkldnn_convolution.h>
 
+#include "focus/nn/winograd_conv2d.h"
+
 namespace focus::nn {
 
 namespace {
@@ -29,7 +31,22 @@ bool uses_onednn_directly(const torch::nn::Conv2dImpl& conv, const torch::Tensor
   return !graph;
 }
 
+bool winograd_candidate(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const auto& o = conv.options;
+  const bool graph = torch::GradMode::is_enabled() && (x.requires_grad() || conv.weight.requires_grad());
+  if (!graph || x.dim() != 4 || x.size(0) < kMinWinogradBatch || conv.bias.defined() || o.groups() != 1 || o.transposed() ||
+      !c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) ||
+      !c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
+    return false;
+  auto ones = [](const torch::ExpandingArray<2>& a) { return (*a)[0] == 1 && (*a)[1] == 1; };
+  return conv.weight.dim() == 4 && conv.weight.size(1) >= kMinWinogradChannels && conv.weight.size(2) == 3 &&
+         conv.weight.size(3) == 3 &&
+         ones(c10::get<torch::ExpandingArray<2>>(o.padding())) && ones(o.stride()) && ones(o.dilation());
+}
+
 torch::Tensor conv2d(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (winograd_candidate(*conv, x))
+    if (auto y = winograd_conv2d(x, conv->weight)) return *y;
   if (!uses_onednn_directly(*conv, x)) return conv.ptr()->forward(x);
   const auto& o = conv->options;
   const auto& padding = c10::get<torch::ExpandingArray<2>>(o.padding());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "focus/nn/pooling.h"
+
 namespace focus::nn {
 
 SqueezeExcitationImpl::SqueezeExcitationImpl(const SqueezeExcitationOptions& options_) : options(options_) { reset(); }
@@ -22,7 +24,7 @@ void SqueezeExcitationImpl::pretty_print(std::ostream& stream) const {
 ChannelAttentionOutput SqueezeExcitationImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.channels(), "SqueezeExcitation: expected [B, ",
               options.channels(), ", H, W], got ", x.sizes());
-  auto squeezed = x.mean({2, 3});                                    // [B, C]
+  auto squeezed = spatial_mean(x);                                   // [B, C]
   auto weights = torch::sigmoid(fc2(torch::relu(fc1(squeezed))));   // [B, C]
   return {x * weights.unsqueeze(-1).unsqueeze(-1), weights};
 }

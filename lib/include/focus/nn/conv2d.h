@@ -2,6 +2,13 @@
 // conv(x) for a torch::nn::Conv2d, with oneDNN's kernel where ATen's own
 // choice is the slow one.
 //
+// In training, batches of at least kMinWinogradBatch images through a 3x3
+// convolution with stride 1, padding 1, one group, no bias and at least
+// kMinWinogradChannels input channels try oneDNN's Winograd kernels first
+// (winograd_conv2d.h). Not in evaluation: there they made the Fashion AttnCNN
+// slower at batch 500 (4,251 against 4,700 images/s) and raised the benchmark's
+// peak RSS from 505 to 628 MiB (their blocked copies and transform buffers).
+//
 // For a single CPU float32 image with a small input (at most 20,480 values)
 // and a kernel no larger than 3x3, ATen's convolution (LibTorch 1.13) takes
 // its native im2col + GEMM path instead of oneDNN's, one BLAS call on one
@@ -23,6 +30,10 @@ namespace focus::nn {
 
 /// Input channels from which a batch-1 convolution goes to oneDNN.
 inline constexpr int64_t kMinOneDnnChannels = 16;
+
+/// Whether conv2d() tries the Winograd kernels for this convolution (the shape
+/// test; winograd_conv2d() may still find no kernel and decline).
+bool winograd_candidate(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
 
 /// Whether conv2d() sends this convolution to oneDNN directly.
 bool uses_onednn_directly(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);

@@ -10,12 +10,17 @@
 //   - matrix products: ATen's mm (the BLAS, which Focus keeps on one thread)
 //     against focus::nn::row_parallel_mm, the path of Focus's linear layers
 //     (oneDNN's sgemm, or the BLAS split by rows with FOCUS_GEMM=blas;
-//     focus/nn/gemm.h), from a single image's projections to 1024^3.
+//     focus/nn/gemm.h), from a single image's projections to 1024^3;
+//   - training convolutions (table=winograd only): ATen's 3x3 convolution
+//     against focus::nn::winograd_conv2d (oneDNN's Winograd kernels,
+//     focus/nn/winograd_conv2d.h), forward and forward + backward, at batch 128
+//     channels-last, the Fashion AttnCNN's stride-1 shapes.
 //
-//   focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small|gemm]
+//   focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small|gemm|winograd]
 //
-// Prints Markdown tables (both, or the one asked for): median microseconds per
-// call. Inference mode, float32.
+// Prints Markdown tables (all but winograd, or the one asked for): median
+// microseconds per call. Inference mode, float32, except the winograd table
+// (milliseconds, with autograd).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +31,7 @@
 #include "focus/nn/gemm.h"
 #include "focus/nn/linear.h"
 #include "focus/nn/small_ops.h"
+#include "focus/nn/winograd_conv2d.h"
 #include "focus/util/error.h"
 #include "focus/util/runtime.h"
 
@@ -50,6 +56,30 @@ struct Shape {
   int64_t in, out, size, kernel, stride;
 };
 
+/// Rows of the winograd table: ATen's convolution against winograd_conv2d, with autograd.
+void winograd_rows(int threads, int repeats) {
+  constexpr int64_t kBatch = 128;
+  const auto channels_last = at::MemoryFormat::ChannelsLast;
+  for (const auto& [channels, size] : std::vector<std::pair<int64_t, int64_t>>{{64, 14}, {128, 7}}) {
+    auto x = torch::randn({kBatch, channels, size, size}).contiguous(channels_last).requires_grad_(true);
+    auto w = (torch::randn({channels, channels, 3, 3}) * 0.05).contiguous(channels_last).requires_grad_(true);
+    const auto upstream = torch::randn({kBatch, channels, size, size}).contiguous(channels_last);
+    if (!focus::nn::winograd_conv2d(x, w)) {
+      std::printf("| %ld -> %ld at %ldx%ld | %d | no Winograd kernel on this CPU or build | | | |\n", channels, channels,
+                  size, size, threads);
+      continue;
+    }
+    auto aten = [&] { return at::conv2d(x, w, {}, 1, 1); };
+    auto ours = [&] { return *focus::nn::winograd_conv2d(x, w); };
+    const int n = std::max(10, repeats / 10);
+    const double aten_forward = median_us(aten, n) / 1e3, ours_forward = median_us(ours, n) / 1e3;
+    const double aten_both = median_us([&] { aten().backward(upstream); }, n) / 1e3;
+    const double ours_both = median_us([&] { ours().backward(upstream); }, n) / 1e3;
+    std::printf("| %ld -> %ld at %ldx%ld | %d | %.2f | %.2f | %.2f | %.2f |\n", channels, channels, size, size, threads,
+                aten_forward, ours_forward, aten_both, ours_both);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,14 +92,19 @@ int main(int argc, char** argv) {
         threads = std::stoi(arg.substr(8));
       else if (arg.rfind("repeats=", 0) == 0)
         repeats = std::stoi(arg.substr(8));
-      else if (arg == "table=all" || arg == "table=conv" || arg == "table=small" || arg == "table=gemm")
+      else if (arg == "table=all" || arg == "table=conv" || arg == "table=small" || arg == "table=gemm" ||
+               arg == "table=winograd")
         table = arg.substr(6);
       else
         throw focus::Error("unknown argument " + arg +
-                           " (usage: focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small|gemm])");
+                           " (usage: focus-bench-ops [threads=2] [repeats=300] [table=all|conv|small|gemm|winograd])");
     }
     focus::util::configure_allocator();
     threads = focus::util::configure_threads(threads);
+    if (table == "winograd") {
+      winograd_rows(threads, repeats);
+      return 0;
+    }
     // The Fashion CNN's convolutions (stem 16, stages 64 and 128) and FusionNet's on Sort-of-CLEVR.
     const std::vector<Shape> shapes = {{1, 16, 28, 3, 1},  {16, 64, 28, 3, 2}, {64, 64, 14, 3, 1}, {16, 64, 28, 1, 2},
                                        {64, 128, 14, 3, 2}, {128, 128, 7, 3, 1}, {32, 32, 19, 3, 1}, {64, 64, 10, 3, 1}};

@@ -322,6 +322,10 @@ if [ "$what" = ops ] || [ "$what" = all ]; then
       build/bench/focus-bench-ops threads="$t" table=gemm
       FOCUS_GEMM=blas build/bench/focus-bench-ops threads="$t" table=gemm
     done
+    echo
+    echo "| 3x3 convolution, batch 128, channels-last | threads | ATen forward ms | Winograd forward ms | ATen forward + backward ms | Winograd forward + backward ms |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for t in 1 2; do build/bench/focus-bench-ops threads="$t" table=winograd; done
   } | tee -a "$out/summary.md"
 fi
 

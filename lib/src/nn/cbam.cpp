@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "focus/nn/attention_scaling.h"
 #include "focus/nn/pooling.h"
 
 namespace focus::nn {
@@ -29,10 +30,11 @@ CbamOutput CbamImpl::forward(const torch::Tensor& x) {
               ", H, W], got ", x.sizes());
   auto mlp = [this](const torch::Tensor& v) { return fc2(torch::relu(fc1(v))); };
   auto channel_weights = torch::sigmoid(mlp(spatial_mean(x)) + mlp(spatial_max(x)));  // [B, C]
-  auto refined = x * channel_weights.unsqueeze(-1).unsqueeze(-1);
-  auto descriptor = torch::cat({channel_mean(refined), channel_max(refined)}, 1);  // [B, 2, H, W]
-  auto spatial_map = torch::sigmoid(spatial(descriptor));                           // [B, 1, H, W]
-  return {refined * spatial_map, channel_weights, spatial_map};
+  // The channel-refined map x * channel_weights is never written out: the descriptor (its mean and
+  // maximum over the channels) and the output read x and the weights directly.
+  auto descriptor = scaled_channel_descriptor(x, channel_weights);  // [B, 2, H, W]
+  auto spatial_map = torch::sigmoid(spatial(descriptor));           // [B, 1, H, W]
+  return {scale_by_attention(x, channel_weights, spatial_map), channel_weights, spatial_map};
 }
 
 }  // namespace focus::nn

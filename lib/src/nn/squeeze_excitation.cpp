@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "focus/nn/attention_scaling.h"
 #include "focus/nn/pooling.h"
 
 namespace focus::nn {
@@ -26,7 +27,7 @@ ChannelAttentionOutput SqueezeExcitationImpl::forward(const torch::Tensor& x) {
               options.channels(), ", H, W], got ", x.sizes());
   auto squeezed = spatial_mean(x);                                   // [B, C]
   auto weights = torch::sigmoid(fc2(torch::relu(fc1(squeezed))));   // [B, C]
-  return {x * weights.unsqueeze(-1).unsqueeze(-1), weights};
+  return {scale_by_attention(x, weights), weights};
 }
 
 }  // namespace focus::nn

@@ -110,7 +110,10 @@ TEST_CASE("attention scaling gradients are differentiable under create_graph", "
   torch::manual_seed(13);
   const auto in = make_inputs(4, 16, 5, true);
   auto penalty = [&](bool ours) {
-    auto x = leaf(in.x), c = leaf(in.channel), s = leaf(in.spatial);
+    // Channel weights as a transposed (non-contiguous) view of the leaf: the second-order
+    // gradient must reach the leaf through it.
+    auto x = leaf(in.x), c_leaf = leaf(in.channel.t().contiguous()), s = leaf(in.spatial);
+    auto c = c_leaf.t();
     torch::Tensor y;
     if (ours) {
       y = focus::nn::scale_by_attention(x, c, s) + focus::nn::scaled_channel_descriptor(x, c).sum(1, true);
@@ -119,7 +122,7 @@ TEST_CASE("attention scaling gradients are differentiable under create_graph", "
       y = scaled * s + torch::cat({scaled.mean(1, true), scaled.amax(1, true)}, 1).sum(1, true);
     }
     const auto grads = torch::autograd::grad({y.pow(2).sum()}, {x}, {}, true, true);
-    return torch::autograd::grad({grads[0].pow(2).sum()}, {c, s});
+    return torch::autograd::grad({grads[0].pow(2).sum()}, {c_leaf, s});
   };
   const auto ours = penalty(true), reference = penalty(false);
   CHECK(torch::allclose(ours[0], reference[0], 1e-3, 1e-4));

@@ -85,6 +85,15 @@ TEST_CASE("pooling maxima send the gradient to the first maximal position and pr
   m.sum().backward();
   CHECK(torch::equal(z.grad(), torch::tensor({0.0f, 1.0f, 1.0f, 0.0f}).view({1, 2, 1, 2})));
 
+  // The same ties in channels-last memory (the vectorised sweep), and an in-place operator on the result.
+  auto cl = torch::tensor({3.0f, 1.0f, 3.0f, 2.0f, 0.0f, 5.0f, 4.0f, 5.0f})
+                .view({1, 2, 2, 2})
+                .contiguous(at::MemoryFormat::ChannelsLast)
+                .requires_grad_(true);
+  auto cl_max = focus::nn::spatial_max(cl);
+  cl_max.mul_(2.0f).sum().backward();
+  CHECK(torch::equal(cl.grad(), torch::tensor({2.0f, 0.0f, 0.0f, 0.0f, 0.0f, 2.0f, 0.0f, 0.0f}).view({1, 2, 2, 2})));
+
   const float nan = std::numeric_limits<float>::quiet_NaN();
   auto with_nan = torch::tensor({1.0f, nan, 7.0f, nan}).view({1, 1, 2, 2}).requires_grad_(true);
   auto spatial = focus::nn::spatial_max(with_nan);

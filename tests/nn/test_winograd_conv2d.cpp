@@ -111,7 +111,7 @@ TEST_CASE("conv2d takes Winograd kernels only for batched 3x3 convolutions with 
 
 TEST_CASE("conv2d gives the module's output and gradients where Winograd kernels may or may not exist", "[nn]") {
   torch::manual_seed(6);
-  // 3 input channels: oneDNN cannot block them, the call falls back to ATen's convolution.
+  // 3 input channels: below kMinWinogradChannels, ATen's convolution; 32: Winograd where the CPU has it.
   for (const int64_t in : {3, 32}) {
     INFO(in << " input channels");
     auto conv = make_conv(in, 32);
@@ -123,5 +123,7 @@ TEST_CASE("conv2d gives the module's output and gradients where Winograd kernels
     const auto ref_grads = torch::autograd::grad({ref.sum()}, {x, conv->weight});
     CHECK(torch::allclose(grads[0], ref_grads[0], 1e-4, 1e-4));
     CHECK(torch::allclose(grads[1], ref_grads[1], 1e-3, 1e-3));
+    // The result is an ordinary output, not a view: in-place operators work on it.
+    CHECK_NOTHROW(focus::nn::conv2d(conv, x).relu_().sum().backward());
   }
 }

@@ -62,9 +62,12 @@ class ScaleByAttention : public torch::autograd::Function<ScaleByAttention> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& channel_weights,
                                const torch::Tensor& spatial_map) {
+    // The inputs themselves are saved (a contiguous copy made here would have no history, and
+    // the create_graph formulas need it); the loops read contiguous copies.
+    const auto sm_input = spatial_map.dim() == 4 ? spatial_map : torch::Tensor();
+    ctx->save_for_backward({x, channel_weights, sm_input});
     const auto cw = channel_weights.contiguous();
-    const auto sm = spatial_map.dim() == 4 ? spatial_map.contiguous() : torch::Tensor();
-    ctx->save_for_backward({x, cw, sm});
+    const auto sm = sm_input.defined() ? sm_input.contiguous() : sm_input;
     const auto s = shape_of(x);
     auto out = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
     const float* xp = x.data_ptr<float>();
@@ -84,16 +87,18 @@ class ScaleByAttention : public torch::autograd::Function<ScaleByAttention> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &cw = saved[1], &sm = saved[2];
+    const auto& x = saved[0];
     const bool need_x = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1),
-               need_s = sm.defined() && ctx->needs_input_grad(2);
+               need_s = saved[2].defined() && ctx->needs_input_grad(2);
     if (torch::GradMode::is_enabled()) {  // create_graph: differentiable formulas
       const auto& g = grads[0];
-      const auto w4 = channels_4d(cw);
-      const auto gs = sm.defined() ? g * sm : g;
+      const auto w4 = channels_4d(saved[1]);
+      const auto gs = saved[2].defined() ? g * saved[2] : g;
       return {need_x ? gs * w4 : torch::Tensor(), need_w ? (gs * x).sum({2, 3}) : torch::Tensor(),
               need_s ? (g * x * w4).sum(1, true) : torch::Tensor()};
     }
+    const auto cw = saved[1].contiguous();
+    const auto sm = saved[2].defined() ? saved[2].contiguous() : saved[2];
     const auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
     const auto s = shape_of(x);
     torch::Tensor grad_x, grad_w, grad_s;
@@ -133,7 +138,7 @@ class ScaleByAttention : public torch::autograd::Function<ScaleByAttention> {
 class ScaledChannelDescriptor : public torch::autograd::Function<ScaledChannelDescriptor> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& channel_weights) {
-    const auto cw = channel_weights.contiguous();
+    const auto cw = channel_weights.contiguous();  // for the loops; the input itself is saved
     const auto s = shape_of(x);
     auto out = torch::empty({s.batch, 2, x.size(2), x.size(3)}, x.options());  // contiguous: mean, then max
     auto indices = torch::empty({s.batch, 1, x.size(2), x.size(3)}, x.options().dtype(torch::kLong));
@@ -166,22 +171,23 @@ class ScaledChannelDescriptor : public torch::autograd::Function<ScaledChannelDe
         ip[b * s.positions + p] = at;
       }
     });
-    ctx->save_for_backward({x, cw, indices});
+    ctx->save_for_backward({x, channel_weights, indices});
     return out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &cw = saved[1], &indices = saved[2];
+    const auto &x = saved[0], &indices = saved[2];
     const bool need_x = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     const auto s = shape_of(x);
     if (torch::GradMode::is_enabled()) {  // create_graph: differentiable formulas
       const auto& g = grads[0];
       auto to_scaled = g.narrow(1, 0, 1) / static_cast<double>(s.channels) +
                        torch::zeros_like(x).scatter(1, indices, g.narrow(1, 1, 1));
-      const auto w4 = channels_4d(cw);
+      const auto w4 = channels_4d(saved[1]);
       return {need_x ? to_scaled * w4 : torch::Tensor(), need_w ? (to_scaled * x).sum({2, 3}) : torch::Tensor()};
     }
+    const auto cw = saved[1].contiguous();
     const auto g = grads[0].contiguous();
     torch::Tensor grad_x, grad_w;
     if (need_x) grad_x = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);

@@ -106,7 +106,8 @@ class FirstMax : public torch::autograd::Function<FirstMax> {
     const int64_t batch = x.size(0), channels = x.size(1), positions = x.size(2) * x.size(3);
     const auto flat = x.flatten(2);  // [B, C, P]: a view for contiguous and channels-last maps
     const int64_t kept = over_channels ? positions : channels, reduced = over_channels ? channels : positions;
-    const auto values = (over_channels ? x.amax(1) : x.amax({2, 3})).reshape({batch, kept}).contiguous();
+    // The result itself, not a view of it (outputs that are views cannot be modified in place).
+    const auto values = (over_channels ? x.amax(1, true) : x.amax({2, 3})).contiguous();  // [B, kept] in memory
     auto indices = torch::empty({batch, kept}, x.options().dtype(torch::kLong));
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "focus::nn max", [&] {
       first_index_of<scalar_t>(flat.data_ptr<scalar_t>(), values.data_ptr<scalar_t>(), batch, kept, reduced,
@@ -118,7 +119,7 @@ class FirstMax : public torch::autograd::Function<FirstMax> {
     ctx->saved_data["sizes"] = x.sizes().vec();
     ctx->saved_data["over_channels"] = over_channels;
     ctx->saved_data["channels_last"] = x.suggest_memory_format() == torch::MemoryFormat::ChannelsLast;
-    return over_channels ? values.view({batch, 1, x.size(2), x.size(3)}) : values;
+    return values;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {

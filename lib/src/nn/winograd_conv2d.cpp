@@ -160,6 +160,7 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
                                const torch::Tensor& y) {
     ctx->save_for_backward({x, w});
+    ctx->mark_dirty({y});  // y becomes the output itself, not a view of it (in-place ops stay allowed)
     return y;
   }
 
@@ -184,13 +185,20 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
       }
     }
     if ((need_x && !grad_x.defined()) || (need_w && !grad_w.defined())) {
-      Session session;
-      const auto hint = dnnl::convolution_forward::primitive_desc(
-          forward_desc(x.sizes(), w.sizes(), grad_y.sizes()), session.engine);
-      const auto gy = grad_y.contiguous(x.suggest_memory_format());
-      if (need_x && !grad_x.defined()) grad_x = input_gradient(session, hint, x, w, gy);
-      if (need_w && !grad_w.defined()) grad_w = weight_gradient(session, hint, x, w, gy);
-      session.stream.wait();
+      try {
+        Session session;
+        const auto hint = dnnl::convolution_forward::primitive_desc(
+            forward_desc(x.sizes(), w.sizes(), grad_y.sizes()), session.engine);
+        const auto gy = grad_y.contiguous(x.suggest_memory_format());
+        if (need_x && !grad_x.defined()) grad_x = input_gradient(session, hint, x, w, gy);
+        if (need_w && !grad_w.defined()) grad_w = weight_gradient(session, hint, x, w, gy);
+        session.stream.wait();
+      } catch (const dnnl::error&) {  // a backward primitive oneDNN declines: ATen's kernels instead
+        auto out = at::convolution_backward(grad_y, x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1,
+                                            {need_x, need_w, false});
+        grad_x = need_x ? std::get<0>(out) : torch::Tensor();
+        grad_w = need_w ? std::get<1>(out) : torch::Tensor();
+      }
     }
     return {grad_x, grad_w, torch::Tensor()};
   }

@@ -15,7 +15,7 @@
 // Float32 channels-last CPU maps take the loops (split over the intra-op
 // threads by image); anything else, and backward passes under create_graph,
 // take the same formulas in ATen operators, so the results and gradients are
-// the same up to float rounding.
+// the same up to float rounding. No forward-mode AD (dual tensors) on the loops.
 #include <torch/types.h>
 
 namespace focus::nn {

@@ -2,7 +2,8 @@
 // conv(x) for a torch::nn::Conv2d, with oneDNN's kernel where ATen's own
 // choice is the slow one.
 //
-// In training, batches of at least kMinWinogradBatch images through a 3x3
+// When autograd records the call (training, or gradients with respect to the
+// input such as saliency maps), batches of at least kMinWinogradBatch images through a 3x3
 // convolution with stride 1, padding 1, one group, no bias and at least
 // kMinWinogradChannels input channels try oneDNN's Winograd kernels first
 // (winograd_conv2d.h). Not in evaluation: there they made the Fashion AttnCNN

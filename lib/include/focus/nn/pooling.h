@@ -19,7 +19,8 @@
 // or float64 CPU tensor takes ATen's amax for the values and a loop for the
 // first index holding each (split over the intra-op threads by image); without
 // a graph, and for other tensors (CUDA, half), it is ATen's amax alone, whose
-// gradient differs only at ties.
+// gradient differs only at ties. No forward-mode AD (dual tensors) through these
+// functions.
 #include <torch/types.h>
 
 namespace focus::nn {

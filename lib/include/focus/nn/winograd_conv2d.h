@@ -18,10 +18,12 @@
 //
 // Used when Focus is built with oneDNN's header (scripts/setup.sh installs
 // libdnnl-dev), the CPU has the kernels, and FOCUS_CONV is not "direct". Where
-// oneDNN has no Winograd kernel for the CPU or the shape (channel counts it
-// cannot block, CPUs without AVX-512), winograd_conv2d returns nothing and the
-// caller takes ATen's convolution. Under create_graph the backward pass uses
-// ATen's convolution_backward, so second-order gradients still work.
+// oneDNN has no Winograd kernel for the CPU or the shape (CPUs without AVX-512,
+// shapes its kernels decline), winograd_conv2d returns nothing and the caller
+// takes ATen's convolution; a backward primitive it declines falls back to
+// ATen's convolution_backward. Under create_graph the backward pass uses ATen's
+// convolution_backward too, so second-order gradients still work. No
+// forward-mode AD (dual tensors).
 #include <torch/types.h>
 
 #include <optional>

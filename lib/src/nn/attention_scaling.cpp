@@ -45,6 +45,14 @@ void for_each_image(const MapShape& s, bool split, const Body& body) {
     run(0, s.batch);
 }
 
+/// Image b's row of a [B, C] gradient, zeroed for accumulation; nullptr when that gradient is not wanted.
+float* zeroed_row(float* grad, int64_t b, int64_t channels) {
+  if (grad == nullptr) return nullptr;
+  float* row = grad + b * channels;
+  std::fill(row, row + channels, 0.0f);
+  return row;
+}
+
 torch::Tensor channels_4d(const torch::Tensor& channel_weights) {
   return channel_weights.unsqueeze(-1).unsqueeze(-1);
 }
@@ -112,8 +120,7 @@ class ScaleByAttention : public torch::autograd::Function<ScaleByAttention> {
     float* gsp = need_s ? grad_s.data_ptr<float>() : nullptr;
     for_each_image(s, detail::may_split(x), [&](int64_t b) {
       const float* w = wp + b * s.channels;
-      float* acc = gwp ? gwp + b * s.channels : nullptr;
-      if (acc) std::fill(acc, acc + s.channels, 0.0f);
+      float* acc = zeroed_row(gwp, b, s.channels);
       for (int64_t p = 0; p < s.positions; ++p) {
         const int64_t row = (b * s.positions + p) * s.channels;
         const float* gr = gp + row;
@@ -199,8 +206,7 @@ class ScaledChannelDescriptor : public torch::autograd::Function<ScaledChannelDe
     const float inverse = 1.0f / static_cast<float>(s.channels);
     for_each_image(s, detail::may_split(x), [&](int64_t b) {
       const float* w = wp + b * s.channels;
-      float* acc = gwp ? gwp + b * s.channels : nullptr;
-      if (acc) std::fill(acc, acc + s.channels, 0.0f);
+      float* acc = zeroed_row(gwp, b, s.channels);
       for (int64_t p = 0; p < s.positions; ++p) {
         const int64_t row = (b * s.positions + p) * s.channels;
         const float to_mean = gp[b * 2 * s.positions + p] * inverse;

@@ -3,9 +3,9 @@
 #include <torch/autograd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "focus/nn/pooling.h"
+#include "plain_float.h"
 #include "split_over_threads.h"
 
 namespace focus::nn {
@@ -24,25 +24,17 @@ MapShape shape_of(const torch::Tensor& x) { return {x.size(0), x.size(2) * x.siz
 
 /// Whether the loops may run: float32 CPU, x channels-last in memory.
 bool fast_path(const torch::Tensor& x, const torch::Tensor& channel_weights, const torch::Tensor& spatial_map) {
-  auto cpu_float = [](const torch::Tensor& t) {
-    return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided && !t.is_neg() &&
-           !t._is_zerotensor();
-  };
-  return cpu_float(x) && cpu_float(channel_weights) && (!spatial_map.defined() || cpu_float(spatial_map)) &&
-         x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+  using detail::plain_float_cpu;
+  return plain_float_cpu(x) && plain_float_cpu(channel_weights) &&
+         (!spatial_map.defined() || plain_float_cpu(spatial_map)) && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
 /// Runs body(b) for every image, split over the intra-op threads when the map is large enough.
 template <typename Body>
 void for_each_image(const MapShape& s, bool split, const Body& body) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.positions * s.channels));
-  auto run = [&](int64_t begin, int64_t end) {
+  detail::split_by_image(s.batch, s.positions * s.channels, split, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) body(b);
-  };
-  if (split && s.batch > grain)
-    detail::split_over_threads(s.batch, grain, run);
-  else
-    run(0, s.batch);
+  });
 }
 
 /// Image b's row of a [B, C] gradient, zeroed for accumulation; nullptr when that gradient is not wanted.

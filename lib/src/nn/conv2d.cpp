@@ -14,29 +14,33 @@ namespace {
 // use_mkldnn): the cases handled here.
 constexpr int64_t kNativeMaxInput = 20480;
 
+/// Whether autograd records this call.
+bool records_graph(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  return torch::GradMode::is_enabled() && (x.requires_grad() || conv.weight.requires_grad() ||
+                                           (conv.bias.defined() && conv.bias.requires_grad()));
+}
+
+/// One group, not transposed, zero padding given as numbers: what both oneDNN paths accept.
+bool plain_zero_padded(const torch::nn::detail::ConvNdOptions<2>& o) {
+  return o.groups() == 1 && !o.transposed() && c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) &&
+         c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
+}
+
 }  // namespace
 
 bool uses_onednn_directly(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  const auto& o = conv.options;
   const auto& w = conv.weight;
   if (!at::hasMKLDNN() || !x.device().is_cpu() || x.scalar_type() != torch::kFloat || x.dim() != 4) return false;
-  if (x.size(0) != 1 || x.numel() > kNativeMaxInput) return false;
-  if (o.groups() != 1 || o.transposed() || !c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) ||
-      !c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
-    return false;
+  if (x.size(0) != 1 || x.numel() > kNativeMaxInput || !plain_zero_padded(conv.options)) return false;
   if (w.size(2) * w.size(3) == 1 || w.size(2) > 3 || w.size(3) > 3 || w.size(1) < kMinOneDnnChannels) return false;
   // oneDNN's call here has no autograd formula of its own: only outside a graph.
-  const bool graph = torch::GradMode::is_enabled() &&
-                     (x.requires_grad() || w.requires_grad() || (conv.bias.defined() && conv.bias.requires_grad()));
-  return !graph;
+  return !records_graph(conv, x);
 }
 
 bool winograd_candidate(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
   const auto& o = conv.options;
-  const bool graph = torch::GradMode::is_enabled() && (x.requires_grad() || conv.weight.requires_grad());
-  if (!graph || x.dim() != 4 || x.size(0) < kMinWinogradBatch || conv.bias.defined() || o.groups() != 1 || o.transposed() ||
-      !c10::holds_alternative<torch::ExpandingArray<2>>(o.padding()) ||
-      !c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
+  if (!records_graph(conv, x) || x.dim() != 4 || x.size(0) < kMinWinogradBatch || conv.bias.defined() ||
+      !plain_zero_padded(o))
     return false;
   auto ones = [](const torch::ExpandingArray<2>& a) { return (*a)[0] == 1 && (*a)[1] == 1; };
   return conv.weight.dim() == 4 && conv.weight.size(1) >= kMinWinogradChannels && conv.weight.size(2) == 3 &&

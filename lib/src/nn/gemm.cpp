@@ -8,6 +8,7 @@
 #include <string>
 
 #include "focus/util/error.h"
+#include "plain_float.h"
 
 #ifdef FOCUS_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -28,11 +29,7 @@ GemmEngine engine_from_environment() {
 #endif
 }
 
-/// A float32 CPU tensor with plain strided memory (not MKLDNN, sparse, a lazy negation or a zero tensor).
-bool float_cpu(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided && !t.is_neg() &&
-         !t._is_zerotensor();
-}
+using detail::plain_float_cpu;
 
 #ifdef FOCUS_HAVE_ONEDNN
 void onednn_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
@@ -99,7 +96,7 @@ GemmEngine gemm_engine() {
 const char* gemm_engine_name() { return gemm_engine() == GemmEngine::onednn ? "onednn" : "blas"; }
 
 bool uses_onednn_gemm(const torch::Tensor& a, const torch::Tensor& b) {
-  return gemm_engine() == GemmEngine::onednn && float_cpu(a) && float_cpu(b);
+  return gemm_engine() == GemmEngine::onednn && plain_float_cpu(a) && plain_float_cpu(b);
 }
 
 void gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
@@ -108,7 +105,7 @@ void gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Ten
               "gemm_out: expected [M, K] x [K, N] into [M, N], got ", a.sizes(), " x ", b.sizes(), " into ",
               out.sizes());
 #ifdef FOCUS_HAVE_ONEDNN
-  if (uses_onednn_gemm(a, b) && float_cpu(out) && (!bias.defined() || float_cpu(bias))) {
+  if (uses_onednn_gemm(a, b) && plain_float_cpu(out) && (!bias.defined() || plain_float_cpu(bias))) {
     onednn_gemm_out(out, a, b, bias);
     return;
   }

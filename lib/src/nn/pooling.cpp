@@ -50,8 +50,7 @@ template <typename T>
 void first_index_of(const T* x, const T* values, int64_t batch, int64_t kept, int64_t reduced, int64_t s_batch,
                     int64_t s_kept, int64_t s_reduced, int64_t* indices, bool split) {
   auto holds = [](T v, T best) { return v == best || (best != best && v != v); };
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, kept * reduced));
-  auto run = [&](int64_t begin, int64_t end) {
+  detail::split_by_image(batch, kept * reduced, split, [&](int64_t begin, int64_t end) {
     const bool rows = s_kept == 1 && reduced <= std::numeric_limits<int32_t>::max();
     std::vector<int32_t> row_index(rows ? kept : 0);
     for (int64_t b = begin; b < end; ++b) {
@@ -85,11 +84,7 @@ void first_index_of(const T* x, const T* values, int64_t batch, int64_t kept, in
         }
       }
     }
-  };
-  if (split && batch > grain)
-    detail::split_over_threads(batch, grain, run);
-  else
-    run(0, batch);
+  });
 }
 
 /// Whether a maximum goes through FirstMax: it records a graph (without one ATen's amax is the

@@ -1,5 +1,6 @@
 #pragma once
-// What linear.cpp, batched_matmul.cpp and transformer_encoder.cpp share: when
+// What linear.cpp, batched_matmul.cpp, transformer_encoder.cpp, pooling.cpp and
+// attention_scaling.cpp share: when
 // CPU work may be split over LibTorch's intra-op threads, and the split itself.
 //
 // Private to those sources: at::parallel_for is an inline template that runs
@@ -8,6 +9,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 #include <torch/types.h>
+
+#include <algorithm>
 
 namespace focus::nn::detail {
 
@@ -40,6 +43,18 @@ void split_over_threads(int64_t length, int64_t grain, const Body& body) {
     const at::ThreadLocalStateGuard guard(state);
     body(begin, end);
   });
+}
+
+/// Runs body(begin, end) over a batch of `batch` images of `values_per_image`
+/// values each: split over the intra-op threads (when `split`, see may_split)
+/// in chunks of at least 16k values, else on the calling thread in one call.
+template <typename Body>
+void split_by_image(int64_t batch, int64_t values_per_image, bool split, const Body& body) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, values_per_image));
+  if (split && batch > grain)
+    split_over_threads(batch, grain, body);
+  else
+    body(0, batch);
 }
 
 }  // namespace focus::nn::detail

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "focus/util/error.h"
+#include "plain_float.h"
 
 #ifdef FOCUS_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -219,11 +220,8 @@ std::optional<torch::Tensor> winograd_conv2d(const torch::Tensor& x, const torch
               "winograd_conv2d: expected x [B, C, H, W] and weight [O, C, 3, 3], got ", x.sizes(), " and ",
               weight.sizes());
 #ifdef FOCUS_HAVE_ONEDNN
-  auto plain_float = [](const torch::Tensor& t) {
-    return t.device().is_cpu() && t.scalar_type() == torch::kFloat && t.layout() == torch::kStrided && !t.is_neg() &&
-           !t._is_zerotensor();
-  };
-  if (!winograd_enabled() || !plain_float(x) || !plain_float(weight) || x.numel() == 0 || weight.numel() == 0)
+  if (!winograd_enabled() || !detail::plain_float_cpu(x) || !detail::plain_float_cpu(weight) || x.numel() == 0 ||
+      weight.numel() == 0)
     return std::nullopt;
   const bool graph = torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
   std::optional<torch::Tensor> y;

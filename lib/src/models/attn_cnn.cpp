@@ -1,5 +1,6 @@
 #include "focus/models/attn_cnn.h"
 
+#include "focus/nn/batch_norm.h"
 #include "focus/nn/conv2d.h"
 #include "focus/nn/pooling.h"
 #include "focus/util/error.h"
@@ -79,8 +80,8 @@ void ResidualBlockImpl::reset() {
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x, std::vector<NamedAttention>* maps,
                                          const std::string& name) {
-  auto y = torch::relu(bn1(nn::conv2d(conv1, x)));
-  y = bn2(nn::conv2d(conv2, y));
+  auto y = nn::batch_norm(*bn1, nn::conv2d(conv1, x), /*relu=*/true);
+  y = nn::batch_norm(*bn2, nn::conv2d(conv2, y));
   if (se) {
     auto r = se(y);
     y = r.output;
@@ -93,7 +94,12 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x, std::vector<Nam
       maps->push_back({name + ".cbam.spatial", r.spatial_map});
     }
   }
-  y = torch::relu(y + (shortcut ? shortcut->forward(x) : x));
+  torch::Tensor identity = x;
+  if (shortcut) {  // the 1x1 projection, then its batch norm
+    auto* norm = shortcut[1]->as<torch::nn::BatchNorm2dImpl>();
+    identity = nn::batch_norm(*norm, shortcut[0]->as<torch::nn::Conv2dImpl>()->forward(x));
+  }
+  y = torch::relu(y + identity);
   if (nonlocal) {
     auto r = nonlocal(y);
     y = r.output;
@@ -131,7 +137,7 @@ torch::Tensor AttnCNNImpl::forward_images(const torch::Tensor& images, std::vect
                                           std::vector<NamedAttention>* activations) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == options.in_channels, "AttnCNN: expected images [B, ",
               options.in_channels, ", H, W], got ", images.sizes());
-  auto x = torch::relu(stem_bn(nn::conv2d(stem, images)));
+  auto x = nn::batch_norm(*stem_bn, nn::conv2d(stem, images), /*relu=*/true);
   for (size_t i = 0; i < blocks.size(); ++i) {
     x = blocks[i]->forward(x, maps, block_names[i]);
     const std::string stage = block_names[i].substr(0, block_names[i].find('.'));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "focus/data/multimodal_batch_source.h"
+#include "focus/nn/batch_norm.h"
 #include "focus/nn/batched_matmul.h"
 #include "focus/nn/conv2d.h"
 #include "focus/nn/linear.h"
@@ -270,7 +271,7 @@ torch::Tensor FusionNetImpl::run(const data::Batch& batch, std::vector<NamedAtte
               index.sizes());
 
   // Every image once.
-  auto x = torch::relu(stem_bn(nn::conv2d(stem, images)));
+  auto x = nn::batch_norm(*stem_bn, nn::conv2d(stem, images), /*relu=*/true);
   for (size_t i = 0; i < blocks.size(); ++i) x = blocks[i]->forward(x, maps, block_names[i]);
   const int64_t n_images = x.size(0), h = x.size(2), w = x.size(3);
   auto coords = coordinate_grid(h, w, x.options());

@@ -5,6 +5,8 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include "focus/train/fused_adamw.h"
+
 namespace focus::train {
 
 namespace {
@@ -33,7 +35,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model
   if (c.name == "sgd")
     return with_decay_groups<torch::optim::SGD>(torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov),
                                                 c.weight_decay, std::move(decay), std::move(no_decay));
-  return with_decay_groups<torch::optim::AdamW>(torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.eps),
+  return with_decay_groups<FusedAdamW>(torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.eps),
                                                 c.weight_decay, std::move(decay), std::move(no_decay));
 }
 

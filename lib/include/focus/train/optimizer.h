@@ -9,7 +9,7 @@
 
 namespace focus::train {
 
-/// AdamW or SGD over two parameter groups: weights of rank >= 2 with weight
+/// AdamW (FusedAdamW, fused_adamw.h) or SGD over two parameter groups: weights of rank >= 2 with weight
 /// decay, biases and normalisation parameters without.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model, const OptimizerConfig& config);
 

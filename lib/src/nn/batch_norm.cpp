@@ -1,0 +1,303 @@
+#include "focus/nn/batch_norm.h"
+
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+#include <torch/nn/functional/batchnorm.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "plain_float.h"
+#include "split_over_threads.h"
+#include "vector_clones.h"
+
+namespace focus::nn {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// The kernels see the map as `rows` = B*H*W rows of C channels (channels-last memory).
+
+/// Adds rows [begin, end)'s sums of (x - pilot) and (x - pilot)^2 per channel to sum and squares.
+/// Float32 over blocks of 64 rows, float64 across blocks; the pilot (the first row) keeps the
+/// squares from cancelling when a channel's mean is far from zero.
+FOCUS_VECTOR_CLONES void shifted_sums(const float* x, int64_t begin, int64_t end, int64_t channels,
+                                      const float* pilot, double* sum, double* squares) {
+  std::vector<float> s(channels), q(channels);
+  for (int64_t block = begin; block < end; block += 64) {
+    std::fill(s.begin(), s.end(), 0.0f);
+    std::fill(q.begin(), q.end(), 0.0f);
+    for (int64_t r = block; r < std::min(end, block + 64); ++r) {
+      const float* row = x + r * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) {
+        const float d = row[c] - pilot[c];
+        s[c] += d;
+        q[c] += d * d;
+      }
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      sum[c] += s[c];
+      squares[c] += q[c];
+    }
+  }
+}
+
+/// y = (x - mean) * scale + shift per channel, then max(0, y) when relu. (Subtracting the mean
+/// first keeps the precision of channels whose mean is large against their spread.)
+FOCUS_VECTOR_CLONES void affine(const float* x, float* y, int64_t begin, int64_t end, int64_t channels,
+                                const float* mean, const float* scale, const float* shift, bool relu) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* in = x + r * channels;
+    float* out = y + r * channels;
+    if (relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) out[c] = std::max((in[c] - mean[c]) * scale[c] + shift[c], 0.0f);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) out[c] = (in[c] - mean[c]) * scale[c] + shift[c];
+    }
+  }
+}
+
+/// Per channel, over rows [begin, end): sum of the gradient g' reaching the normalisation (g, or
+/// g where (x - mean) * scale + shift > 0 when relu) and of g' * (x - mean).
+FOCUS_VECTOR_CLONES void gradient_sums(const float* g, const float* x, int64_t begin, int64_t end, int64_t channels,
+                                       const float* mean, const float* scale, const float* shift, bool relu,
+                                       double* sum_g, double* sum_gx) {
+  std::vector<float> s(channels), q(channels);
+  for (int64_t block = begin; block < end; block += 64) {
+    std::fill(s.begin(), s.end(), 0.0f);
+    std::fill(q.begin(), q.end(), 0.0f);
+    for (int64_t r = block; r < std::min(end, block + 64); ++r) {
+      const float* gr = g + r * channels;
+      const float* xr = x + r * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) {
+        const float gg = relu && !((xr[c] - mean[c]) * scale[c] + shift[c] > 0.0f) ? 0.0f : gr[c];
+        s[c] += gg;
+        q[c] += gg * (xr[c] - mean[c]);
+      }
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      sum_g[c] += s[c];
+      sum_gx[c] += q[c];
+    }
+  }
+}
+
+/// dx = a * g' + b * (x - mean) + k per channel (g' as in gradient_sums).
+FOCUS_VECTOR_CLONES void input_gradient(const float* g, const float* x, float* dx, int64_t begin, int64_t end,
+                                        int64_t channels, const float* mean, const float* scale, const float* shift,
+                                        bool relu,
+                                        const float* a, const float* b, const float* k) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* gr = g + r * channels;
+    const float* xr = x + r * channels;
+    float* out = dx + r * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; ++c) {
+      const float gg = relu && !((xr[c] - mean[c]) * scale[c] + shift[c] > 0.0f) ? 0.0f : gr[c];
+      out[c] = a[c] * gg + b[c] * (xr[c] - mean[c]) + k[c];
+    }
+  }
+}
+
+/// Cuts `rows` rows into one block per intra-op thread (each at least 256 rows; one block when
+/// the work may not be split) and runs body(block, begin, end) for each, in parallel.
+template <typename Body>
+int64_t over_row_blocks(int64_t rows, int64_t channels, bool split, const Body& body) {
+  const int64_t most = split ? std::max<int64_t>(1, rows * channels / 16384) : 1;
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(at::get_num_threads()),
+                                                                 most, (rows + 255) / 256}));
+  const int64_t per = (rows + blocks - 1) / blocks;
+  auto run = [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) body(i, i * per, std::min(rows, (i + 1) * per));
+  };
+  if (blocks > 1)
+    detail::split_over_threads(blocks, 1, run);
+  else
+    run(0, 1);
+  return blocks;
+}
+
+/// Per-block float64 partial sums of two per-channel quantities, [blocks, 2, C], and their totals.
+struct Partials {
+  Partials(int64_t blocks, int64_t channels) : channels(channels), values(blocks * 2 * channels, 0.0) {}
+  double* first(int64_t block) { return values.data() + block * 2 * channels; }
+  double* second(int64_t block) { return first(block) + channels; }
+  double total_first(int64_t c, int64_t blocks) {
+    double t = 0;
+    for (int64_t i = 0; i < blocks; ++i) t += first(i)[c];
+    return t;
+  }
+  double total_second(int64_t c, int64_t blocks) {
+    double t = 0;
+    for (int64_t i = 0; i < blocks; ++i) t += second(i)[c];
+    return t;
+  }
+  int64_t channels;
+  std::vector<double> values;
+};
+
+torch::Tensor channel_vector(const std::vector<float>& v) { return torch::tensor(v); }
+
+/// Training-mode batch norm (+ ReLU) over a channels-last float32 map. Inputs: x, weight, bias;
+/// the running statistics are updated in the forward pass (saved_data carries the factor).
+class BatchNormTrain : public torch::autograd::Function<BatchNormTrain> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias, torch::Tensor running_mean, torch::Tensor running_var,
+                               double momentum, double eps, bool relu) {
+    const int64_t channels = x.size(1), rows = x.numel() / channels;
+    const float* xp = x.data_ptr<float>();
+    const bool split = detail::may_split(x);
+    const std::vector<float> pilot(xp, xp + channels);
+    Partials partials(std::max<int64_t>(1, at::get_num_threads()), channels);
+    const int64_t blocks = over_row_blocks(rows, channels, split, [&](int64_t i, int64_t begin, int64_t end) {
+      shifted_sums(xp, begin, end, channels, pilot.data(), partials.first(i), partials.second(i));
+    });
+    const auto w = weight.contiguous(), b = bias.contiguous();
+    const float* wp = w.data_ptr<float>();
+    const float* bp = b.data_ptr<float>();
+    std::vector<float> mean(channels), invstd(channels), scale(channels), shift(channels), unbiased(channels);
+    const double n = static_cast<double>(rows);
+    for (int64_t c = 0; c < channels; ++c) {
+      const double s = partials.total_first(c, blocks), q = partials.total_second(c, blocks);
+      const double m = s / n, var = std::max(0.0, q / n - (s / n) * (s / n));
+      mean[c] = static_cast<float>(pilot[c] + m);
+      invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+      unbiased[c] = static_cast<float>(rows > 1 ? var * n / (n - 1) : var);
+      scale[c] = wp[c] * invstd[c];
+      shift[c] = bp[c];
+    }
+    auto y = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
+    float* yp = y.data_ptr<float>();
+    over_row_blocks(rows, channels, split, [&](int64_t, int64_t begin, int64_t end) {
+      affine(xp, yp, begin, end, channels, mean.data(), scale.data(), shift.data(), relu);
+    });
+    if (running_mean.defined()) {
+      torch::NoGradGuard no_grad;
+      running_mean.mul_(1 - momentum).add_(channel_vector(mean).to(running_mean.options()), momentum);
+      running_var.mul_(1 - momentum).add_(channel_vector(unbiased).to(running_var.options()), momentum);
+    }
+    ctx->save_for_backward({x, weight, bias});
+    ctx->saved_data["mean"] = channel_vector(mean);
+    ctx->saved_data["invstd"] = channel_vector(invstd);
+    ctx->saved_data["scale"] = channel_vector(scale);
+    ctx->saved_data["shift"] = channel_vector(shift);
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["relu"] = relu;
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &weight = saved[1], &bias = saved[2];
+    const bool relu = ctx->saved_data["relu"].toBool();
+    const variable_list none = {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    if (torch::GradMode::is_enabled()) {  // create_graph: differentiate ATen's formulation
+      const double eps = ctx->saved_data["eps"].toDouble();
+      auto y = torch::batch_norm(x, weight, bias, {}, {}, /*training=*/true, 0.0, eps, /*cudnn_enabled=*/false);
+      if (relu) y = torch::relu(y);
+      auto g = torch::autograd::grad({y}, {x, weight, bias}, {grads[0]}, /*retain_graph=*/true, /*create_graph=*/true);
+      variable_list out = {g[0], g[1], g[2]};
+      out.insert(out.end(), none.begin(), none.end());
+      return out;
+    }
+    const auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto mean = ctx->saved_data["mean"].toTensor(), invstd = ctx->saved_data["invstd"].toTensor();
+    const auto scale = ctx->saved_data["scale"].toTensor(), shift = ctx->saved_data["shift"].toTensor();
+    const int64_t channels = x.size(1), rows = x.numel() / channels;
+    const float* xp = x.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    const float *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>();
+    const float *sp = scale.data_ptr<float>(), *hp = shift.data_ptr<float>();
+    const bool split = detail::may_split(x);
+    Partials partials(std::max<int64_t>(1, at::get_num_threads()), channels);
+    const int64_t blocks = over_row_blocks(rows, channels, split, [&](int64_t i, int64_t begin, int64_t end) {
+      gradient_sums(gp, xp, begin, end, channels, mp, sp, hp, relu, partials.first(i), partials.second(i));
+    });
+    const auto w = weight.contiguous();
+    const float* wp = w.data_ptr<float>();
+    std::vector<float> a(channels), b(channels), k(channels), grad_weight(channels), grad_bias(channels);
+    const double n = static_cast<double>(rows);
+    for (int64_t c = 0; c < channels; ++c) {
+      const double sum_g = partials.total_first(c, blocks), sum_gx = partials.total_second(c, blocks);
+      const double inv = ip[c], gamma_inv = static_cast<double>(wp[c]) * inv;
+      // dx = gamma * invstd * (g' - mean(g') - (x - mean) * invstd^2 * mean(g' * (x - mean)))
+      a[c] = static_cast<float>(gamma_inv);
+      b[c] = static_cast<float>(-gamma_inv * inv * inv * sum_gx / n);
+      k[c] = static_cast<float>(-gamma_inv * sum_g / n);
+      grad_weight[c] = static_cast<float>(sum_gx * inv);
+      grad_bias[c] = static_cast<float>(sum_g);
+    }
+    torch::Tensor grad_x;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
+      float* dxp = grad_x.data_ptr<float>();
+      over_row_blocks(rows, channels, split, [&](int64_t, int64_t begin, int64_t end) {
+        input_gradient(gp, xp, dxp, begin, end, channels, mp, sp, hp, relu, a.data(), b.data(), k.data());
+      });
+    }
+    variable_list out = {grad_x, channel_vector(grad_weight).to(weight.options()),
+                         channel_vector(grad_bias).to(bias.options())};
+    out.insert(out.end(), none.begin(), none.end());
+    return out;
+  }
+};
+
+bool fast_path(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+  return bn.options.affine() && bn.options.track_running_stats() && x.dim() == 4 && x.size(1) > 0 &&
+         x.numel() > 0 && detail::plain_float_cpu(x) && x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+         detail::plain_float_cpu(bn.weight) && detail::plain_float_cpu(bn.bias) &&
+         bn.running_mean.scalar_type() == torch::kFloat && bn.running_mean.device().is_cpu();
+}
+
+/// Evaluation with the running statistics and no graph: one pass.
+torch::Tensor batch_norm_eval(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu) {
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
+  const auto rm = bn.running_mean.contiguous(), rv = bn.running_var.contiguous();
+  const auto w = bn.weight.contiguous(), b = bn.bias.contiguous();
+  std::vector<float> scale(channels);
+  for (int64_t c = 0; c < channels; ++c)
+    scale[c] = static_cast<float>(w.data_ptr<float>()[c] /
+                                  std::sqrt(static_cast<double>(rv.data_ptr<float>()[c]) + bn.options.eps()));
+  auto y = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  over_row_blocks(rows, channels, detail::may_split(x), [&](int64_t, int64_t begin, int64_t end) {
+    affine(xp, yp, begin, end, channels, rm.data_ptr<float>(), scale.data(), b.data_ptr<float>(), relu);
+  });
+  return y;
+}
+
+}  // namespace
+
+torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, bool relu) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == bn.options.num_features(), "batch_norm: expected a feature map [B, ",
+              bn.options.num_features(), ", H, W], got ", x.sizes());
+  if (fast_path(bn, x)) {
+    if (bn.is_training()) {
+      TORCH_CHECK(x.numel() / x.size(1) > 1, "batch_norm: expected more than 1 value per channel when training, got ",
+                  x.sizes());
+      // The running-average factor, as BatchNorm2d's forward computes it.
+      bn.num_batches_tracked += 1;
+      const double momentum = bn.options.momentum().has_value()
+                                  ? *bn.options.momentum()
+                                  : 1.0 / bn.num_batches_tracked.item<double>();
+      return BatchNormTrain::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, momentum, bn.options.eps(),
+                                   relu);
+    }
+    const bool records = torch::GradMode::is_enabled() &&
+                         (x.requires_grad() || bn.weight.requires_grad() || bn.bias.requires_grad());
+    if (!records) return batch_norm_eval(bn, x, relu);
+  }
+  auto y = bn.forward(x);
+  return relu ? torch::relu(y) : y;
+}
+
+}  // namespace focus::nn

@@ -65,3 +65,55 @@ TEST_CASE("NonLocal starts as the identity and exposes a row-stochastic affinity
   }
   CHECK_FALSE(torch::allclose(block(x).output, x));
 }
+
+namespace {
+// The module's parameters in registration order (fc1, fc2, spatial).
+std::vector<torch::Tensor> cbam_parameters(Cbam& cbam) {
+  return {cbam->fc1->weight, cbam->fc1->bias, cbam->fc2->weight, cbam->fc2->bias, cbam->spatial->weight};
+}
+}  // namespace
+
+TEST_CASE("Cbam's fused path (channels-last float32) matches the composed one forward and backward", "[nn]") {
+  torch::manual_seed(3);
+  Cbam cbam(CbamOptions(24).reduction(4));
+  // Ties in the maxima (a constant channel and a repeated row) exercise the first-index rule.
+  auto x0 = torch::randn({3, 24, 5, 6});
+  x0.select(1, 2).fill_(0.5);
+  x0.select(2, 3).copy_(x0.select(2, 1));
+  auto x_fused = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+  auto x_plain = x0.clone().requires_grad_(true);  // contiguous NCHW: the composed path
+  auto fused = cbam(x_fused);
+  auto plain = cbam(x_plain);
+  CHECK(torch::allclose(fused.output, plain.output, 1e-5, 1e-6));
+  CHECK(torch::allclose(fused.channel_weights, plain.channel_weights, 1e-5, 1e-6));
+  CHECK(torch::allclose(fused.spatial_map, plain.spatial_map, 1e-5, 1e-6));
+  // A loss on all three outputs, so the maps' own gradients are used too.
+  auto g = torch::randn(x0.sizes()), gc = torch::randn({3, 24}), gs = torch::randn({3, 1, 5, 6});
+  auto loss = [&](const CbamOutput& o) {
+    return (o.output * g).sum() + (o.channel_weights * gc).sum() + (o.spatial_map * gs).sum();
+  };
+  auto params = cbam_parameters(cbam);
+  std::vector<torch::Tensor> wrt_fused = {x_fused}, wrt_plain = {x_plain};
+  wrt_fused.insert(wrt_fused.end(), params.begin(), params.end());
+  wrt_plain.insert(wrt_plain.end(), params.begin(), params.end());
+  auto got = torch::autograd::grad({loss(fused)}, wrt_fused);
+  auto want = torch::autograd::grad({loss(plain)}, wrt_plain);
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("input " << i << ", largest difference " << (got[i] - want[i]).abs().max().item<double>());
+    CHECK(torch::allclose(got[i], want[i], 1e-4, 1e-5));
+  }
+}
+
+TEST_CASE("Cbam's fused path keeps second derivatives", "[nn]") {
+  torch::manual_seed(4);
+  Cbam cbam(CbamOptions(8).reduction(2));
+  auto x0 = torch::randn({2, 8, 4, 4});
+  auto x_fused = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+  auto x_plain = x0.clone().requires_grad_(true);
+  auto g1 = torch::autograd::grad({cbam(x_fused).output.pow(2).sum()}, {x_fused}, {}, true, true)[0];
+  auto g2 = torch::autograd::grad({cbam(x_plain).output.pow(2).sum()}, {x_plain}, {}, true, true)[0];
+  REQUIRE(torch::allclose(g1, g2, 1e-4, 1e-5));
+  auto gg1 = torch::autograd::grad({g1.pow(2).sum()}, {x_fused})[0];
+  auto gg2 = torch::autograd::grad({g2.pow(2).sum()}, {x_plain})[0];
+  CHECK(torch::allclose(gg1, gg2, 1e-3, 1e-4));
+}

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 
+#include "attention_kernels.h"
 #include "focus/nn/pooling.h"
 #include "plain_float.h"
 #include "split_over_threads.h"
+#include "vector_clones.h"
 
 namespace focus::nn {
 
@@ -15,12 +17,8 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-/// The loops' shape: x [B, C, H, W] in channels-last memory, read as [B, P, C].
-struct MapShape {
-  int64_t batch, positions, channels;
-};
-
-MapShape shape_of(const torch::Tensor& x) { return {x.size(0), x.size(2) * x.size(3), x.size(1)}; }
+using detail::MapShape;
+using detail::shape_of;
 
 /// Whether the loops may run: float32 CPU, x channels-last in memory.
 bool fast_path(const torch::Tensor& x, const torch::Tensor& channel_weights, const torch::Tensor& spatial_map) {
@@ -68,20 +66,9 @@ class ScaleByAttention : public torch::autograd::Function<ScaleByAttention> {
     ctx->save_for_backward({x, channel_weights, sm_input});
     const auto cw = channel_weights.contiguous();
     const auto sm = sm_input.defined() ? sm_input.contiguous() : sm_input;
-    const auto s = shape_of(x);
     auto out = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
-    const float* xp = x.data_ptr<float>();
-    const float* wp = cw.data_ptr<float>();
-    const float* sp = sm.defined() ? sm.data_ptr<float>() : nullptr;
-    float* op = out.data_ptr<float>();
-    for_each_image(s, detail::may_split(x), [&](int64_t b) {
-      const float* w = wp + b * s.channels;
-      for (int64_t p = 0; p < s.positions; ++p) {
-        const int64_t row = (b * s.positions + p) * s.channels;
-        const float scale = sp ? sp[b * s.positions + p] : 1.0f;
-        for (int64_t c = 0; c < s.channels; ++c) op[row + c] = xp[row + c] * w[c] * scale;
-      }
-    });
+    detail::scale_rows(x.data_ptr<float>(), cw.data_ptr<float>(), sm.defined() ? sm.data_ptr<float>() : nullptr,
+                       out.data_ptr<float>(), shape_of(x), detail::may_split(x));
     return out;
   }
 
@@ -105,31 +92,10 @@ class ScaleByAttention : public torch::autograd::Function<ScaleByAttention> {
     if (need_x) grad_x = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
     if (need_w) grad_w = torch::empty({s.batch, s.channels}, x.options());
     if (need_s) grad_s = torch::empty_like(sm);
-    const float *gp = g.data_ptr<float>(), *xp = x.data_ptr<float>(), *wp = cw.data_ptr<float>();
-    const float* sp = sm.defined() ? sm.data_ptr<float>() : nullptr;
-    float* gxp = need_x ? grad_x.data_ptr<float>() : nullptr;
-    float* gwp = need_w ? grad_w.data_ptr<float>() : nullptr;
-    float* gsp = need_s ? grad_s.data_ptr<float>() : nullptr;
-    for_each_image(s, detail::may_split(x), [&](int64_t b) {
-      const float* w = wp + b * s.channels;
-      float* acc = zeroed_row(gwp, b, s.channels);
-      for (int64_t p = 0; p < s.positions; ++p) {
-        const int64_t row = (b * s.positions + p) * s.channels;
-        const float* gr = gp + row;
-        const float* xr = xp + row;
-        const float scale = sp ? sp[b * s.positions + p] : 1.0f;
-        if (gxp)
-          for (int64_t c = 0; c < s.channels; ++c) gxp[row + c] = gr[c] * w[c] * scale;
-        if (acc)
-          for (int64_t c = 0; c < s.channels; ++c) acc[c] += gr[c] * xr[c] * scale;
-        if (gsp) {
-          float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-          for (int64_t c = 0; c < s.channels; ++c) dot += gr[c] * xr[c] * w[c];
-          gsp[b * s.positions + p] = dot;
-        }
-      }
-    });
+    detail::scale_gradient_rows(g.data_ptr<float>(), x.data_ptr<float>(), cw.data_ptr<float>(),
+                                sm.defined() ? sm.data_ptr<float>() : nullptr,
+                                need_x ? grad_x.data_ptr<float>() : nullptr, need_w ? grad_w.data_ptr<float>() : nullptr,
+                                need_s ? grad_s.data_ptr<float>() : nullptr, s, detail::may_split(x));
     return {grad_x, grad_w, grad_s};
   }
 };
@@ -141,35 +107,8 @@ class ScaledChannelDescriptor : public torch::autograd::Function<ScaledChannelDe
     const auto s = shape_of(x);
     auto out = torch::empty({s.batch, 2, x.size(2), x.size(3)}, x.options());  // contiguous: mean, then max
     auto indices = torch::empty({s.batch, 1, x.size(2), x.size(3)}, x.options().dtype(torch::kLong));
-    const float *xp = x.data_ptr<float>(), *wp = cw.data_ptr<float>();
-    float* op = out.data_ptr<float>();
-    int64_t* ip = indices.data_ptr<int64_t>();
-    const float inverse = 1.0f / static_cast<float>(s.channels);
-    for_each_image(s, detail::may_split(x), [&](int64_t b) {
-      const float* w = wp + b * s.channels;
-      for (int64_t p = 0; p < s.positions; ++p) {
-        const float* xr = xp + (b * s.positions + p) * s.channels;
-        float sum = 0.0f, best = xr[0] * w[0];
-#pragma omp simd reduction(+ : sum) reduction(max : best)
-        for (int64_t c = 0; c < s.channels; ++c) {
-          sum += xr[c] * w[c];
-          best = std::max(best, xr[c] * w[c]);
-        }
-        int64_t at = 0;
-        if (sum == sum)  // no NaN among the products: the first channel that holds the maximum
-          while (at + 1 < s.channels && xr[at] * w[at] != best) ++at;
-        if (sum != sum || xr[at] * w[at] != best) {  // NaN (or inf - inf): a plain scan, NaN winning as in ATen
-          best = xr[0] * w[0], at = 0;
-          for (int64_t c = 1; c < s.channels; ++c) {
-            const float v = xr[c] * w[c];
-            if (v > best || (v != v && best == best)) best = v, at = c;
-          }
-        }
-        op[b * 2 * s.positions + p] = sum * inverse;
-        op[(b * 2 + 1) * s.positions + p] = best;
-        ip[b * s.positions + p] = at;
-      }
-    });
+    detail::descriptor_rows(x.data_ptr<float>(), cw.data_ptr<float>(), out.data_ptr<float>(),
+                            indices.data_ptr<int64_t>(), s, detail::may_split(x));
     ctx->save_for_backward({x, channel_weights, indices});
     return out;
   }
@@ -191,30 +130,9 @@ class ScaledChannelDescriptor : public torch::autograd::Function<ScaledChannelDe
     torch::Tensor grad_x, grad_w;
     if (need_x) grad_x = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
     if (need_w) grad_w = torch::empty({s.batch, s.channels}, x.options());
-    const float *gp = g.data_ptr<float>(), *xp = x.data_ptr<float>(), *wp = cw.data_ptr<float>();
-    const int64_t* ip = indices.data_ptr<int64_t>();
-    float* gxp = need_x ? grad_x.data_ptr<float>() : nullptr;
-    float* gwp = need_w ? grad_w.data_ptr<float>() : nullptr;
-    const float inverse = 1.0f / static_cast<float>(s.channels);
-    for_each_image(s, detail::may_split(x), [&](int64_t b) {
-      const float* w = wp + b * s.channels;
-      float* acc = zeroed_row(gwp, b, s.channels);
-      for (int64_t p = 0; p < s.positions; ++p) {
-        const int64_t row = (b * s.positions + p) * s.channels;
-        const float to_mean = gp[b * 2 * s.positions + p] * inverse;
-        const float to_max = gp[(b * 2 + 1) * s.positions + p];
-        const int64_t at = ip[b * s.positions + p];
-        const float* xr = xp + row;
-        if (gxp) {
-          for (int64_t c = 0; c < s.channels; ++c) gxp[row + c] = w[c] * to_mean;
-          gxp[row + at] += w[at] * to_max;
-        }
-        if (acc) {
-          for (int64_t c = 0; c < s.channels; ++c) acc[c] += xr[c] * to_mean;
-          acc[at] += xr[at] * to_max;
-        }
-      }
-    });
+    detail::descriptor_gradient_rows(g.data_ptr<float>(), x.data_ptr<float>(), cw.data_ptr<float>(),
+                                     indices.data_ptr<int64_t>(), need_x ? grad_x.data_ptr<float>() : nullptr,
+                                     need_w ? grad_w.data_ptr<float>() : nullptr, s, detail::may_split(x));
     return {grad_x, grad_w};
   }
 };
@@ -250,5 +168,135 @@ torch::Tensor scaled_channel_descriptor(const torch::Tensor& x, const torch::Ten
   }
   return ScaledChannelDescriptor::apply(x, channel_weights);
 }
+
+namespace detail {
+
+namespace {
+
+// One image each, [P, C] rows: compiled for AVX-512, AVX2 and the baseline (vector_clones.h).
+
+FOCUS_VECTOR_CLONES void scale_image(const float* x, const float* w, const float* sm, float* out, int64_t positions,
+                                     int64_t channels) {
+  for (int64_t p = 0; p < positions; ++p) {
+    const float scale = sm ? sm[p] : 1.0f;
+    const float* xr = x + p * channels;
+    float* o = out + p * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; ++c) o[c] = xr[c] * w[c] * scale;
+  }
+}
+
+FOCUS_VECTOR_CLONES void scale_gradient_image(const float* g, const float* x, const float* w, const float* sm,
+                                              float* gx, float* acc, float* gs, int64_t positions, int64_t channels) {
+  for (int64_t p = 0; p < positions; ++p) {
+    const float* gr = g + p * channels;
+    const float* xr = x + p * channels;
+    const float scale = sm ? sm[p] : 1.0f;
+    if (gx) {
+      float* o = gx + p * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) o[c] = gr[c] * w[c] * scale;
+    }
+    if (acc) {
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) acc[c] += gr[c] * xr[c] * scale;
+    }
+    if (gs) {
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t c = 0; c < channels; ++c) dot += gr[c] * xr[c] * w[c];
+      gs[p] = dot;
+    }
+  }
+}
+
+FOCUS_VECTOR_CLONES void descriptor_image(const float* x, const float* w, float* mean_out, float* max_out,
+                                          int64_t* at_out, int64_t positions, int64_t channels) {
+  const float inverse = 1.0f / static_cast<float>(channels);
+  for (int64_t p = 0; p < positions; ++p) {
+    const float* xr = x + p * channels;
+    float sum = 0.0f, best = xr[0] * w[0];
+#pragma omp simd reduction(+ : sum) reduction(max : best)
+    for (int64_t c = 0; c < channels; ++c) {
+      sum += xr[c] * w[c];
+      best = std::max(best, xr[c] * w[c]);
+    }
+    int64_t at = 0;
+    if (sum == sum)  // no NaN among the products: the first channel that holds the maximum
+      while (at + 1 < channels && xr[at] * w[at] != best) ++at;
+    if (sum != sum || xr[at] * w[at] != best) {  // NaN (or inf - inf): a plain scan, NaN winning as in ATen
+      best = xr[0] * w[0], at = 0;
+      for (int64_t c = 1; c < channels; ++c) {
+        const float v = xr[c] * w[c];
+        if (v > best || (v != v && best == best)) best = v, at = c;
+      }
+    }
+    mean_out[p] = sum * inverse;
+    max_out[p] = best;
+    at_out[p] = at;
+  }
+}
+
+FOCUS_VECTOR_CLONES void descriptor_gradient_image(const float* to_means, const float* to_maxes, const float* x,
+                                                   const float* w, const int64_t* at_in, float* gx, float* acc,
+                                                   int64_t positions, int64_t channels) {
+  const float inverse = 1.0f / static_cast<float>(channels);
+  for (int64_t p = 0; p < positions; ++p) {
+    const float to_mean = to_means[p] * inverse, to_max = to_maxes[p];
+    const int64_t at = at_in[p];
+    const float* xr = x + p * channels;
+    if (gx) {
+      float* o = gx + p * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) o[c] = w[c] * to_mean;
+      o[at] += w[at] * to_max;
+    }
+    if (acc) {
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) acc[c] += xr[c] * to_mean;
+      acc[at] += xr[at] * to_max;
+    }
+  }
+}
+
+}  // namespace
+
+void scale_rows(const float* x, const float* cw, const float* sm, float* out, const MapShape& s, bool split) {
+  const int64_t image = s.positions * s.channels;
+  for_each_image(s, split, [&](int64_t b) {
+    scale_image(x + b * image, cw + b * s.channels, sm ? sm + b * s.positions : nullptr, out + b * image, s.positions,
+                s.channels);
+  });
+}
+
+void scale_gradient_rows(const float* g, const float* x, const float* cw, const float* sm, float* gx, float* gw,
+                         float* gs, const MapShape& s, bool split) {
+  const int64_t image = s.positions * s.channels;
+  for_each_image(s, split, [&](int64_t b) {
+    scale_gradient_image(g + b * image, x + b * image, cw + b * s.channels, sm ? sm + b * s.positions : nullptr,
+                         gx ? gx + b * image : nullptr, zeroed_row(gw, b, s.channels),
+                         gs ? gs + b * s.positions : nullptr, s.positions, s.channels);
+  });
+}
+
+void descriptor_rows(const float* x, const float* cw, float* desc, int64_t* at, const MapShape& s, bool split) {
+  const int64_t image = s.positions * s.channels;
+  for_each_image(s, split, [&](int64_t b) {
+    descriptor_image(x + b * image, cw + b * s.channels, desc + b * 2 * s.positions, desc + (b * 2 + 1) * s.positions,
+                     at + b * s.positions, s.positions, s.channels);
+  });
+}
+
+void descriptor_gradient_rows(const float* g_desc, const float* x, const float* cw, const int64_t* at, float* gx,
+                              float* gw, const MapShape& s, bool split) {
+  const int64_t image = s.positions * s.channels;
+  for_each_image(s, split, [&](int64_t b) {
+    descriptor_gradient_image(g_desc + b * 2 * s.positions, g_desc + (b * 2 + 1) * s.positions, x + b * image,
+                              cw + b * s.channels, at + b * s.positions, gx ? gx + b * image : nullptr,
+                              zeroed_row(gw, b, s.channels), s.positions, s.channels);
+  });
+}
+
+}  // namespace detail
 
 }  // namespace focus::nn

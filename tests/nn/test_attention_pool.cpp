@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "focus/nn/attention_pool.h"
+#include "thread_count.h"
 
 using focus::nn::AttentionPool;
 using focus::nn::AttentionPoolOptions;
@@ -54,10 +55,12 @@ std::pair<torch::Tensor, torch::Tensor> reference_pool(const torch::Tensor& a, c
 }  // namespace
 
 TEST_CASE("AttentionPool's one-sweep path matches ATen's formula forward and backward", "[nn]") {
+  // 80 sets of 12 x 24 values: at 2 threads the loops split the batch (chunks of 56 sets).
+  focus::testing::ThreadCount threads(2);
   torch::manual_seed(2);
   AttentionPool pool(AttentionPoolOptions(24));
   // A channels-last feature map's positions, as the AttnCNN pools them: [B, H*W, C], contiguous.
-  auto map = torch::randn({5, 24, 3, 4}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+  auto map = torch::randn({80, 24, 3, 4}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
   auto a = map.flatten(2).transpose(1, 2);
   REQUIRE(a.is_contiguous());
   auto out = pool(a);
@@ -67,7 +70,7 @@ TEST_CASE("AttentionPool's one-sweep path matches ATen's formula forward and bac
   CHECK(torch::allclose(out.pooled, ref.first, 1e-5, 1e-6));
   CHECK(torch::allclose(out.weights, ref.second, 1e-5, 1e-6));
   // A loss on both outputs, so that the weights' own gradient is used too.
-  auto g_pooled = torch::randn({5, 24}), g_weights = torch::randn({5, 12});
+  auto g_pooled = torch::randn({80, 24}), g_weights = torch::randn({80, 12});
   ((out.pooled * g_pooled).sum() + (out.weights * g_weights).sum()).backward();
   ((ref.first * g_pooled).sum() + (ref.second * g_weights).sum()).backward();
   CHECK(torch::allclose(map.grad(), ref_map.grad(), 1e-4, 1e-6));

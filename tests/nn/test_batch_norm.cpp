@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "focus/nn/batch_norm.h"
+#include "thread_count.h"
 
 using focus::nn::batch_norm;
 
@@ -30,20 +31,20 @@ void require_close(const torch::Tensor& a, const torch::Tensor& b, double rtol, 
 }  // namespace
 
 TEST_CASE("batch_norm matches BatchNorm2d and ReLU in training, with gradients and running statistics", "[nn]") {
-  const int threads = at::get_num_threads();
   for (bool relu : {false, true}) {
     for (int t : {1, 2}) {
       for (bool channels_last : {true, false}) {
         DYNAMIC_SECTION("relu " << relu << ", " << t << " threads, channels-last " << channels_last) {
-          at::set_num_threads(t);
+          focus::testing::ThreadCount threads(t);
           torch::manual_seed(7);
           // The reference: BatchNorm2d in float64 (ATen's float32 normalisation loses about 2e-4 on
           // channels whose mean is 400 times their spread, the loops about 1e-5).
-          auto ours = make_bn(24), theirs = copy_of(ours);
+          auto ours = make_bn(32), theirs = copy_of(ours);
           theirs->to(torch::kDouble);
-          // Channels with means far from zero and a spread of scales.
-          auto x0 = (torch::randn({6, 24, 9, 7}) * torch::linspace(0.1, 3, 24).view({1, 24, 1, 1}) +
-                     torch::linspace(-40, 40, 24).view({1, 24, 1, 1}));
+          // Channels with means far from zero and a spread of scales; 2,048 rows of 32 channels, which
+          // at 2 threads the loops cut into two blocks with their own partial sums.
+          auto x0 = (torch::randn({8, 32, 16, 16}) * torch::linspace(0.1, 3, 32).view({1, 32, 1, 1}) +
+                     torch::linspace(-40, 40, 32).view({1, 32, 1, 1}));
           if (channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
           auto x = x0.clone(at::MemoryFormat::Preserve).requires_grad_(true);
           auto x_ref = x0.to(torch::kDouble).requires_grad_(true);
@@ -62,7 +63,6 @@ TEST_CASE("batch_norm matches BatchNorm2d and ReLU in training, with gradients a
           require_close(ours->running_mean, theirs->running_mean.to(torch::kFloat), 1e-5, 1e-5, "running mean");
           require_close(ours->running_var, theirs->running_var.to(torch::kFloat), 1e-4, 1e-5, "running variance");
           CHECK(ours->num_batches_tracked.item<int64_t>() == 2);
-          at::set_num_threads(threads);
         }
       }
     }
@@ -82,17 +82,18 @@ TEST_CASE("batch_norm's cumulative running average (momentum None) and evaluatio
   ours->eval();
   theirs->eval();
   auto x = torch::randn({3, 5, 4, 2}).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto running_mean = ours->running_mean.clone(), running_var = ours->running_var.clone();
   for (bool relu : {false, true}) {
-    auto y = batch_norm(*ours, x, relu);
+    auto y = batch_norm(*ours, x, relu);  // no graph: the one-pass loop
     auto y_ref = relu ? torch::relu(theirs(x)) : theirs(x);
     require_close(y, y_ref, 1e-5, 1e-5, "evaluation output");
   }
+  CHECK(ours->running_mean.equal(running_mean));  // evaluation leaves the statistics alone
+  CHECK(ours->running_var.equal(running_var));
   // Evaluation with a graph (saliency maps) takes ATen's path and still gives input gradients.
-  const auto running_mean = ours->running_mean.clone();
   auto xg = x.clone().requires_grad_(true);
   batch_norm(*ours, xg, true).sum().backward();
   REQUIRE(xg.grad().defined());
-  CHECK(ours->running_mean.equal(running_mean));  // evaluation leaves the statistics alone
 }
 
 TEST_CASE("batch_norm keeps second derivatives", "[nn]") {
@@ -106,6 +107,17 @@ TEST_CASE("batch_norm keeps second derivatives", "[nn]") {
   auto gg = torch::autograd::grad({g.pow(2).sum()}, {x})[0];
   auto gg_ref = torch::autograd::grad({g_ref.pow(2).sum()}, {x_ref})[0];
   require_close(gg, gg_ref, 1e-3, 1e-4, "second derivative");
+}
+
+TEST_CASE("batch_norm's second derivative with frozen affine parameters", "[nn]") {
+  torch::manual_seed(10);
+  auto bn = make_bn(4);
+  bn->weight.set_requires_grad(false);
+  bn->bias.set_requires_grad(false);
+  auto x = torch::randn({3, 4, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+  auto g = torch::autograd::grad({batch_norm(*bn, x, true).pow(2).sum()}, {x}, {}, true, true)[0];
+  auto gg = torch::autograd::grad({g.pow(2).sum()}, {x})[0];
+  CHECK(gg.abs().sum().item<double>() > 0);
 }
 
 TEST_CASE("batch_norm rejects what BatchNorm2d rejects", "[nn]") {

@@ -5,6 +5,7 @@
 #include "focus/nn/cbam.h"
 #include "focus/nn/non_local.h"
 #include "focus/nn/squeeze_excitation.h"
+#include "thread_count.h"
 
 using namespace focus::nn;
 
@@ -74,10 +75,12 @@ std::vector<torch::Tensor> cbam_parameters(Cbam& cbam) {
 }  // namespace
 
 TEST_CASE("Cbam's fused path (channels-last float32) matches the composed one forward and backward", "[nn]") {
+  // 8 images of 16x16x24 values: at 2 threads the loops split the batch (chunks of 2 images).
+  focus::testing::ThreadCount threads(2);
   torch::manual_seed(3);
   Cbam cbam(CbamOptions(24).reduction(4));
   // Ties in the maxima (a constant channel and a repeated row) exercise the first-index rule.
-  auto x0 = torch::randn({3, 24, 5, 6});
+  auto x0 = torch::randn({8, 24, 16, 16});
   x0.select(1, 2).fill_(0.5);
   x0.select(2, 3).copy_(x0.select(2, 1));
   auto x_fused = x0.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
@@ -88,7 +91,7 @@ TEST_CASE("Cbam's fused path (channels-last float32) matches the composed one fo
   CHECK(torch::allclose(fused.channel_weights, plain.channel_weights, 1e-5, 1e-6));
   CHECK(torch::allclose(fused.spatial_map, plain.spatial_map, 1e-5, 1e-6));
   // A loss on all three outputs, so the maps' own gradients are used too.
-  auto g = torch::randn(x0.sizes()), gc = torch::randn({3, 24}), gs = torch::randn({3, 1, 5, 6});
+  auto g = torch::randn(x0.sizes()), gc = torch::randn({8, 24}), gs = torch::randn({8, 1, 16, 16});
   auto loss = [&](const CbamOutput& o) {
     return (o.output * g).sum() + (o.channel_weights * gc).sum() + (o.spatial_map * gs).sum();
   };

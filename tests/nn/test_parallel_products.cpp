@@ -6,22 +6,13 @@
 
 #include "focus/nn/batched_matmul.h"
 #include "focus/nn/linear.h"
+#include "thread_count.h"
 
 using namespace focus::nn;
 
 namespace {
 
-/// Sets LibTorch's intra-op thread count for one test and restores it.
-class ThreadCount {
- public:
-  explicit ThreadCount(int threads) : saved_(at::get_num_threads()) { at::set_num_threads(threads); }
-  ~ThreadCount() { at::set_num_threads(saved_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int saved_;
-};
+using focus::testing::ThreadCount;
 
 }  // namespace
 

@@ -198,14 +198,21 @@ class BatchNormTrain : public torch::autograd::Function<BatchNormTrain> {
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &weight = saved[1], &bias = saved[2];
     const bool relu = ctx->saved_data["relu"].toBool();
-    const variable_list none = {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const variable_list none(5);  // the running statistics, momentum, eps, relu
     if (torch::GradMode::is_enabled()) {  // create_graph: differentiate ATen's formulation
       const double eps = ctx->saved_data["eps"].toDouble();
       auto y = torch::batch_norm(x, weight, bias, {}, {}, /*training=*/true, 0.0, eps, /*cudnn_enabled=*/false);
       if (relu) y = torch::relu(y);
-      auto g = torch::autograd::grad({y}, {x, weight, bias}, {grads[0]}, /*retain_graph=*/true, /*create_graph=*/true);
-      variable_list out = {g[0], g[1], g[2]};
-      out.insert(out.end(), none.begin(), none.end());
+      const torch::Tensor inputs[] = {x, weight, bias};
+      std::vector<torch::Tensor> wrt;
+      for (size_t i = 0; i < 3; ++i)
+        if (ctx->needs_input_grad(i)) wrt.push_back(inputs[i]);
+      variable_list out(8);
+      if (wrt.empty()) return out;
+      auto g = torch::autograd::grad({y}, wrt, {grads[0]}, /*retain_graph=*/true, /*create_graph=*/true,
+                                     /*allow_unused=*/true);
+      for (size_t i = 0, k = 0; i < 3; ++i)
+        if (ctx->needs_input_grad(i)) out[i] = g[k++];
       return out;
     }
     const auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
@@ -251,10 +258,14 @@ class BatchNormTrain : public torch::autograd::Function<BatchNormTrain> {
 };
 
 bool fast_path(const torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
-  return bn.options.affine() && bn.options.track_running_stats() && x.dim() == 4 && x.size(1) > 0 &&
-         x.numel() > 0 && detail::plain_float_cpu(x) && x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
-         detail::plain_float_cpu(bn.weight) && detail::plain_float_cpu(bn.bias) &&
-         bn.running_mean.scalar_type() == torch::kFloat && bn.running_mean.device().is_cpu();
+  if (!bn.options.affine() || !bn.options.track_running_stats() || x.dim() != 4 || x.numel() == 0 ||
+      !detail::plain_float_cpu(x) || !x.is_contiguous(torch::MemoryFormat::ChannelsLast))
+    return false;
+  // The loops read C values of each: anything else (a checkpoint that resized them, another
+  // dtype) goes to BatchNorm2d's forward, which checks.
+  for (const auto* t : {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var})
+    if (!t->defined() || !detail::plain_float_cpu(*t) || t->numel() != x.size(1)) return false;
+  return true;
 }
 
 /// Evaluation with the running statistics and no graph: one pass.

@@ -2,7 +2,7 @@
 // Whether a tensor is plain float32 CPU memory that Focus's raw-pointer kernels
 // (oneDNN's sgemm and convolutions, the attention-scaling loops) may read: a
 // strided CPU float32 tensor, not a lazily negated view and not a zero tensor.
-// Private to lib/src/nn.
+// Private to lib/src (nn and train/fused_adamw.cpp).
 #include <torch/types.h>
 
 namespace focus::nn::detail {

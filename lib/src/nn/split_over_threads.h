@@ -1,6 +1,7 @@
 #pragma once
-// What linear.cpp, batched_matmul.cpp, transformer_encoder.cpp, pooling.cpp and
-// attention_scaling.cpp share: when
+// What linear.cpp, batched_matmul.cpp, transformer_encoder.cpp, pooling.cpp,
+// attention_scaling.cpp, attention_pool.cpp, cbam.cpp, batch_norm.cpp and
+// train/fused_adamw.cpp share: when
 // CPU work may be split over LibTorch's intra-op threads, and the split itself.
 //
 // Private to those sources: at::parallel_for is an inline template that runs

@@ -3,7 +3,10 @@
 #include <c10/util/string_utils.h>
 
 #include <cmath>
+#include <unordered_set>
+#include <vector>
 
+#include "../nn/plain_float.h"
 #include "../nn/split_over_threads.h"
 #include "../nn/vector_clones.h"
 
@@ -49,19 +52,33 @@ FOCUS_VECTOR_CLONES void update(const Span& s, int64_t begin, int64_t end) {
   }
 }
 
-// Whether the loop may update p: float32 on the CPU, its gradient and moments
-// laid out as p is (same strides, no gaps or overlaps), so one index walks all four.
+// Whether the loop may update p: plain float32 CPU memory, its gradient and moments
+// shaped and laid out as p is (same sizes and strides, no gaps or overlaps), so one
+// index walks all four. (A gradient or a loaded moment of another shape takes ATen's
+// calls, which reject it.)
 bool plain(const torch::Tensor& p, const torch::Tensor& grad, const torch::optim::AdamWParamState& state) {
   auto same = [&p](const torch::Tensor& t) {
-    return t.device() == p.device() && t.scalar_type() == p.scalar_type() && t.strides() == p.strides();
+    return nn::detail::plain_float_cpu(t) && t.sizes() == p.sizes() && t.strides() == p.strides();
   };
-  return p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_non_overlapping_and_dense() && same(grad) &&
-         same(state.exp_avg()) && same(state.exp_avg_sq());
+  return nn::detail::plain_float_cpu(p) && p.is_non_overlapping_and_dense() && same(grad) && same(state.exp_avg()) &&
+         same(state.exp_avg_sq());
+}
+
+// Whether two of the parameters with gradients share memory (a module registered twice,
+// tied weights): LibTorch's AdamW updates them one after the other, which one loop split
+// over threads must not interleave.
+bool shares_memory(const std::vector<torch::optim::OptimizerParamGroup>& groups) {
+  std::unordered_set<const void*> seen;
+  for (const auto& group : groups)
+    for (const auto& p : group.params())
+      if (p.grad().defined() && p.numel() > 0 && !seen.insert(p.data_ptr()).second) return true;
+  return false;
 }
 
 }  // namespace
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
+  if (shares_memory(param_groups_)) return torch::optim::AdamW::step(std::move(closure));
   torch::NoGradGuard no_grad;
   torch::Tensor loss = {};
   if (closure != nullptr) {

@@ -14,7 +14,8 @@
 // (AdamWParamState: step, exp_avg, exp_avg_sq) and serialised form, so
 // checkpoints load in either. Parameters the loop does not cover (other dtypes
 // or devices, a gradient whose memory layout differs from its parameter's,
-// amsgrad) take ATen's calls, as torch::optim::AdamW does. Results match
+// amsgrad) take ATen's calls, as torch::optim::AdamW does; so does every
+// parameter of a step in which two of them share memory (tied weights). Results match
 // torch::optim::AdamW to float32 rounding (not bit for bit: the loop divides
 // once where ATen rounds after each call).
 #include <torch/optim/adamw.h>

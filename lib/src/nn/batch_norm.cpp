@@ -2,7 +2,6 @@
 
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
-#include <torch/nn/functional/batchnorm.h>
 
 #include <algorithm>
 #include <cmath>
@@ -129,14 +128,10 @@ struct Partials {
   Partials(int64_t blocks, int64_t channels) : channels(channels), values(blocks * 2 * channels, 0.0) {}
   double* first(int64_t block) { return values.data() + block * 2 * channels; }
   double* second(int64_t block) { return first(block) + channels; }
-  double total_first(int64_t c, int64_t blocks) {
+  /// The sum over the first `blocks` blocks of quantity q (0: first, 1: second) for channel c.
+  double total(int q, int64_t c, int64_t blocks) const {
     double t = 0;
-    for (int64_t i = 0; i < blocks; ++i) t += first(i)[c];
-    return t;
-  }
-  double total_second(int64_t c, int64_t blocks) {
-    double t = 0;
-    for (int64_t i = 0; i < blocks; ++i) t += second(i)[c];
+    for (int64_t i = 0; i < blocks; ++i) t += values[(i * 2 + q) * channels + c];
     return t;
   }
   int64_t channels;
@@ -166,7 +161,7 @@ class BatchNormTrain : public torch::autograd::Function<BatchNormTrain> {
     std::vector<float> mean(channels), invstd(channels), scale(channels), shift(channels), unbiased(channels);
     const double n = static_cast<double>(rows);
     for (int64_t c = 0; c < channels; ++c) {
-      const double s = partials.total_first(c, blocks), q = partials.total_second(c, blocks);
+      const double s = partials.total(0, c, blocks), q = partials.total(1, c, blocks);
       const double m = s / n, var = std::max(0.0, q / n - (s / n) * (s / n));
       mean[c] = static_cast<float>(pilot[c] + m);
       invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
@@ -233,7 +228,7 @@ class BatchNormTrain : public torch::autograd::Function<BatchNormTrain> {
     std::vector<float> a(channels), b(channels), k(channels), grad_weight(channels), grad_bias(channels);
     const double n = static_cast<double>(rows);
     for (int64_t c = 0; c < channels; ++c) {
-      const double sum_g = partials.total_first(c, blocks), sum_gx = partials.total_second(c, blocks);
+      const double sum_g = partials.total(0, c, blocks), sum_gx = partials.total(1, c, blocks);
       const double inv = ip[c], gamma_inv = static_cast<double>(wp[c]) * inv;
       // dx = gamma * invstd * (g' - mean(g') - (x - mean) * invstd^2 * mean(g' * (x - mean)))
       a[c] = static_cast<float>(gamma_inv);

@@ -34,17 +34,24 @@ TEST_CASE("batch_norm matches BatchNorm2d and ReLU in training, with gradients a
   for (bool relu : {false, true}) {
     for (int t : {1, 2}) {
       for (bool channels_last : {true, false}) {
-        DYNAMIC_SECTION("relu " << relu << ", " << t << " threads, channels-last " << channels_last) {
+        // 32 channels: two 16-lane vectors per row. 21 channels: one vector and 5 channels one by one,
+        // over 1,575 rows, whose second half (787 rows) ends in a block of 19: three rows past the
+        // loops' four-row steps.
+        for (const int64_t channels : {32, 21}) {
+        DYNAMIC_SECTION("relu " << relu << ", " << t << " threads, channels-last " << channels_last << ", "
+                                << channels << " channels") {
           focus::testing::ThreadCount threads(t);
           torch::manual_seed(7);
           // The reference: BatchNorm2d in float64 (ATen's float32 normalisation loses about 2e-4 on
           // channels whose mean is 400 times their spread, the loops about 1e-5).
-          auto ours = make_bn(32), theirs = copy_of(ours);
+          auto ours = make_bn(channels), theirs = copy_of(ours);
           theirs->to(torch::kDouble);
-          // Channels with means far from zero and a spread of scales; 2,048 rows of 32 channels, which
-          // at 2 threads the loops cut into two blocks with their own partial sums.
-          auto x0 = (torch::randn({8, 32, 16, 16}) * torch::linspace(0.1, 3, 32).view({1, 32, 1, 1}) +
-                     torch::linspace(-40, 40, 32).view({1, 32, 1, 1}));
+          // Channels with means far from zero and a spread of scales; 2,048 (or 1,575) rows, which at
+          // 2 threads the loops cut into two blocks with their own partial sums.
+          const std::vector<int64_t> sizes =
+              channels == 32 ? std::vector<int64_t>{8, 32, 16, 16} : std::vector<int64_t>{7, channels, 15, 15};
+          auto x0 = (torch::randn(sizes) * torch::linspace(0.1, 3, channels).view({1, channels, 1, 1}) +
+                     torch::linspace(-40, 40, channels).view({1, channels, 1, 1}));
           if (channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
           auto x = x0.clone(at::MemoryFormat::Preserve).requires_grad_(true);
           auto x_ref = x0.to(torch::kDouble).requires_grad_(true);
@@ -63,6 +70,7 @@ TEST_CASE("batch_norm matches BatchNorm2d and ReLU in training, with gradients a
           require_close(ours->running_mean, theirs->running_mean.to(torch::kFloat), 1e-5, 1e-5, "running mean");
           require_close(ours->running_var, theirs->running_var.to(torch::kFloat), 1e-4, 1e-5, "running variance");
           CHECK(ours->num_batches_tracked.item<int64_t>() == 2);
+        }
         }
       }
     }

@@ -57,6 +57,25 @@ inline __attribute__((always_inline)) void add_lanes(const Floats16 (&acc)[4], d
     total[k] += static_cast<double>(acc[0][k]) + acc[1][k] + static_cast<double>(acc[2][k]) + acc[3][k];
 }
 
+/// For rows [first, last): add_row(r, a, b) adds row r's two per-channel terms to the accumulators
+/// a and b; consecutive rows go to four accumulator pairs in turn, whose lanes are then added to
+/// the float64 totals of 16 channels.
+template <typename AddRow>
+inline __attribute__((always_inline)) void sum_rows_by_four(int64_t first, int64_t last, const AddRow& add_row,
+                                                            double* first_total, double* second_total) {
+  Floats16 a[4] = {}, b[4] = {};
+  int64_t r = first;
+  for (; r + 4 <= last; r += 4) {
+    add_row(r, a[0], b[0]);
+    add_row(r + 1, a[1], b[1]);
+    add_row(r + 2, a[2], b[2]);
+    add_row(r + 3, a[3], b[3]);
+  }
+  for (; r < last; ++r) add_row(r, a[0], b[0]);
+  add_lanes(a, first_total);
+  add_lanes(b, second_total);
+}
+
 /// Adds rows [begin, end)'s sums of (x - pilot) and (x - pilot)^2 per channel to sum and squares.
 /// Float32 over blocks of 64 rows, float64 across blocks; the pilot (the first row) keeps the
 /// squares from cancelling when a channel's mean is far from zero.
@@ -67,22 +86,12 @@ FOCUS_VECTOR_CLONES void shifted_sums(const float* x, int64_t begin, int64_t end
     const int64_t last = std::min(end, block + 64);
     for (int64_t c0 = 0; c0 < vector_channels; c0 += kLanes) {
       const Floats16 p = load16(pilot + c0);
-      Floats16 s[4] = {}, q[4] = {};
       auto add_row = [&](int64_t r, Floats16& s_acc, Floats16& q_acc) __attribute__((always_inline)) {
         const Floats16 d = load16(x + r * channels + c0) - p;
         s_acc += d;
         q_acc += d * d;
       };
-      int64_t r = block;
-      for (; r + 4 <= last; r += 4) {
-        add_row(r, s[0], q[0]);
-        add_row(r + 1, s[1], q[1]);
-        add_row(r + 2, s[2], q[2]);
-        add_row(r + 3, s[3], q[3]);
-      }
-      for (; r < last; ++r) add_row(r, s[0], q[0]);
-      add_lanes(s, sum + c0);
-      add_lanes(q, squares + c0);
+      sum_rows_by_four(block, last, add_row, sum + c0, squares + c0);
     }
     for (int64_t c = vector_channels; c < channels; ++c) {
       float s = 0, q = 0;
@@ -127,7 +136,6 @@ FOCUS_VECTOR_CLONES void gradient_sums(const float* g, const float* x, int64_t b
     const int64_t last = std::min(end, block + 64);
     for (int64_t c0 = 0; c0 < vector_channels; c0 += kLanes) {
       const Floats16 m = load16(mean + c0), sc = load16(scale + c0), sh = load16(shift + c0);
-      Floats16 s[4] = {}, q[4] = {};
       auto add_row = [&](int64_t r, Floats16& s_acc, Floats16& q_acc) __attribute__((always_inline)) {
         const Floats16 d = load16(x + r * channels + c0) - m;
         Floats16 gg = load16(g + r * channels + c0);
@@ -135,16 +143,7 @@ FOCUS_VECTOR_CLONES void gradient_sums(const float* g, const float* x, int64_t b
         s_acc += gg;
         q_acc += gg * d;
       };
-      int64_t r = block;
-      for (; r + 4 <= last; r += 4) {
-        add_row(r, s[0], q[0]);
-        add_row(r + 1, s[1], q[1]);
-        add_row(r + 2, s[2], q[2]);
-        add_row(r + 3, s[3], q[3]);
-      }
-      for (; r < last; ++r) add_row(r, s[0], q[0]);
-      add_lanes(s, sum_g + c0);
-      add_lanes(q, sum_gx + c0);
+      sum_rows_by_four(block, last, add_row, sum_g + c0, sum_gx + c0);
     }
     for (int64_t c = vector_channels; c < channels; ++c) {
       float s = 0, q = 0;
